@@ -29,6 +29,7 @@ class Embedder(ABC):
     batch_size: int = 32  # the model's own forward-pass batch
     block_size: int = 256  # texts per _embed_batch call: the unit of progress and of storing
     normalize: bool = True
+    needs_fit: bool = False  # True when vectors depend on corpus statistics (BM25)
     description: str = ""
 
     # -- what providers implement -------------------------------------------------------

@@ -1,0 +1,142 @@
+"""``python -m embedlab …``: the dashboard's job, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
+DEFAULT_MODELS = "minilm,bm25,model2vec"
+COLUMNS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.getLogger("pymilvus").setLevel(logging.ERROR)
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted — run the same command again to resume; nothing stored is lost", file=sys.stderr)
+        return 130
+    except Exception as e:  # one clear line, not a traceback, for errors a user can act on
+        from .comparison import ComparisonNotFound, ManifestCorrupt
+        from .embedders import EmbedderError, UnknownEmbedderError
+        from .store import StoreError
+
+        if isinstance(e, (EmbedderError, UnknownEmbedderError, StoreError, ComparisonNotFound,
+                          ManifestCorrupt, FileNotFoundError, ValueError)):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m embedlab", description=__doc__)
+    sub = p.add_subparsers(required=True)
+    ev = sub.add_parser("evaluate", help="embed a document set with several models and score them")
+    ev.add_argument("--data", nargs="+", default=[str(SAMPLE)], help="files, folders, zips or a BEIR folder")
+    ev.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated ids (default {DEFAULT_MODELS})")
+    ev.add_argument("--workspace", help="folder for vectors and manifests (default $EMBEDLAB_WORKSPACE or ./.embedlab)")
+    ev.add_argument("--json", dest="json_out", help="write results as JSON here")
+    ev.add_argument("--chunk-size", type=int, default=512, help="tokens per chunk; 0 = whole documents")
+    ev.add_argument("--overlap", type=int, default=64)
+    ev.add_argument("--split", default="test", help="BEIR qrels split")
+    ev.add_argument("--base-url", help="base URL for openai: models (or OPENAI_BASE_URL)")
+    ev.set_defaults(func=cmd_evaluate)
+    ls = sub.add_parser("models", help="list the model ids")
+    ls.set_defaults(func=cmd_models)
+    from .cli_probes import add_probe_commands
+
+    add_probe_commands(sub)
+    return p
+
+
+def cmd_models(args) -> int:
+    from .embedders import list_models
+
+    for spec in list_models():
+        print(f"{spec.id:18} {'sparse' if spec.sparse else 'dense ':6} {spec.description}")
+    print(f"{'st:<id or dir>':18} {'dense':6} any sentence-transformers model")
+    print(f"{'openai:<model>':18} {'dense':6} OpenAI or any OpenAI-compatible endpoint (--base-url)")
+    print(f"{'hybrid:a+b[@w]':18} {'fused':6} RRF (or weighted, w = a's share) of two models above")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import comparison
+    from .chunking import Chunking
+    from .documents import load_paths
+    from .workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    loaded = load_paths(args.data, split=args.split)
+    for s in loaded.skipped:
+        print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
+    if not loaded.documents:
+        raise ValueError("no documents could be read from " + ", ".join(args.data))
+    ds = ws.add_dataset(loaded.documents, Chunking(args.chunk_size, args.overlap), loaded.eval_set,
+                        name=", ".join(Path(p).name for p in args.data))
+    print(f"{len(ds.documents)} documents → {len(ds.chunks)} chunks; "
+          f"{len(ds.eval_set.qrels) if ds.eval_set else 0} evaluation queries", file=sys.stderr)
+    opts = {"base_url": args.base_url} if args.base_url else {}
+    models = [{"id": m.strip(), "options": opts if m.strip().startswith("openai:") else {}}
+              for m in args.models.split(",") if m.strip()]
+    comp = comparison.create(ws, ds, models)
+    t = time.perf_counter()
+    comparison.run(ws, comp, progress=_stderr_progress())
+    print(f"comparison {comp.id} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    out = summary(comp)
+    print(format_table(out))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=2))
+    return 0 if all(r.get("status") == "done" for r in comp.results.values()) else 1
+
+
+def summary(comp) -> dict:
+    models = {}
+    for mid in comp.model_ids:
+        r = comp.results.get(mid, {})
+        m = r.get("metrics", {})
+        models[mid] = {**{c: m.get(c) for c in COLUMNS}, "chunks": r.get("chunks"),
+                       "embedded_now": r.get("embedded_now"), "embed_seconds": r.get("embed_seconds"),
+                       "query_ms_p50": r.get("query_ms_p50"), "status": r.get("status")}
+        if r.get("error"):
+            models[mid]["error"] = r["error"]
+    return {"comparison_id": comp.id, "models": models}
+
+
+def format_table(out: dict) -> str:
+    head = ["model", *COLUMNS, "chunks", "embedded_now", "embed_s", "query_ms_p50"]
+    rows = [head]
+    for mid, r in out["models"].items():
+        if r.get("error"):
+            rows.append([mid, f"error: {r['error']}"])
+            continue
+        rows.append([mid, *(_fmt(r[c]) for c in COLUMNS), str(r["chunks"]), str(r["embedded_now"]),
+                     _fmt(r["embed_seconds"], 1), _fmt(r["query_ms_p50"], 1)])
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows)
+
+
+def _fmt(v, digits=4) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _stderr_progress():
+    def emit(e):
+        if e.get("stage") == "embed":
+            print(f"\r  {e['model']}: {e['done']}/{e['total']} chunks, {e['rate']:.0f}/s, "
+                  f"{e['eta_s']:.0f} s left   ", end="", file=sys.stderr, flush=True)
+        elif e.get("stage") in ("load", "evaluate"):
+            print(f"\n{e['model']}: {e['stage']}…", end="", file=sys.stderr, flush=True)
+        elif e.get("stage") == "error":
+            print(f"\n{e['model']}: ERROR {e['error']}", file=sys.stderr)
+        elif e.get("stage") == "finished":
+            print(file=sys.stderr)
+    return emit

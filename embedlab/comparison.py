@@ -1,0 +1,203 @@
+"""A comparison: one dataset × several models, recorded in a manifest, run resumably.
+
+The manifest records choices (dataset, chunking, models and their non-secret settings) and
+results (counts, timings, metrics). It never holds an API key: keys are passed to ``run`` and
+live only in memory. Its id is a random 144-bit url-safe token, the only way to open it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets as _secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from .embedders import EmbedderError, canonical_id
+from .fusion import parse_hybrid
+from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
+from .store import StoreError, sparse_rows_for_storage
+from .workspace import Dataset, Workspace, read_json, write_json
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{24}$")
+Progress = Callable[[dict], None]
+SECRET_OPTIONS = ("api_key", "key", "token")
+
+
+class ComparisonNotFound(LookupError):
+    pass
+
+
+class ManifestCorrupt(RuntimeError):
+    pass
+
+
+@dataclass
+class Comparison:
+    id: str
+    dataset_key: str
+    models: list[dict]  # {"id": ..., "options": {...}} — options never hold a secret
+    name: str = ""
+    created: str = ""
+    chunking: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)  # model id → status, counts, timings, metrics
+    view: dict = field(default_factory=dict)  # shared UI state (selection, colour) for links
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [m["id"] for m in self.models]
+
+    def options(self, model_id: str) -> dict:
+        return next((m.get("options", {}) for m in self.models if m["id"] == model_id), {})
+
+
+def new_id() -> str:
+    return _secrets.token_urlsafe(18)  # 144 bits, 24 characters
+
+
+def create(ws: Workspace, ds: Dataset, models: list, name: str = "") -> Comparison:
+    entries = []
+    for m in models:
+        m = {"id": m} if isinstance(m, str) else dict(m)
+        mid = m["id"] if m["id"].startswith("hybrid:") else canonical_id(m["id"])
+        if mid.startswith("hybrid:"):
+            parse_hybrid(mid)  # validates now, not halfway through a run
+        opts = {k: v for k, v in (m.get("options") or {}).items() if k not in SECRET_OPTIONS and v not in (None, "")}
+        if mid not in [e["id"] for e in entries]:
+            entries.append({"id": mid, "options": opts})
+    if not entries:
+        raise ValueError("choose at least one model")
+    comp = Comparison(new_id(), ds.key, entries, name or ds.name,
+                      datetime.now(UTC).isoformat(timespec="seconds"), ds.chunking.to_dict())
+    save(ws, comp)
+    return comp
+
+
+def save(ws: Workspace, comp: Comparison) -> None:
+    write_json(ws.comparison_dir(comp.id) / "manifest.json", asdict(comp))
+
+
+def load(ws: Workspace, cid: str) -> Comparison:
+    if not isinstance(cid, str) or not ID_RE.match(cid):
+        raise ComparisonNotFound("that link does not name a comparison (malformed id)")
+    path = ws.comparison_dir(cid) / "manifest.json"
+    if not path.exists():
+        raise ComparisonNotFound("no comparison with that id on this server")
+    try:
+        data = read_json(path)
+        return Comparison(**data)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
+        raise ManifestCorrupt(f"the manifest of comparison {cid} is damaged ({type(e).__name__}); "
+                              "create the comparison again — stored vectors are reused") from None
+
+
+def is_complete(comp: Comparison) -> bool:
+    return all(comp.results.get(m, {}).get("status") == "done" for m in comp.model_ids)
+
+
+def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_keys: dict | None = None,
+        evaluate: bool = True) -> Comparison:
+    """Embed what is missing for every model, then evaluate. One model failing does not stop
+    the others; its error is recorded on the comparison."""
+    ds = ws.load_dataset(comp.dataset_key)
+    emit = progress or (lambda event: None)
+    handles = {}
+    for mid in [m for m in comp.model_ids if not m.startswith("hybrid:")]:
+        try:
+            handles[mid] = _run_model(ws, ds, comp, mid, emit, (api_keys or {}).get(mid))
+        except (EmbedderError, StoreError, ValueError, OSError, RuntimeError) as e:
+            _record(ws, comp, mid, status="error", error=_safe_message(e, api_keys))
+            emit({"model": mid, "stage": "error", "error": comp.results[mid]["error"]})
+    for mid in [m for m in comp.model_ids if m.startswith("hybrid:")]:
+        try:
+            handles[mid] = open_hybrid(mid, handles)
+            _record(ws, comp, mid, status="done", chunks=len(ds.chunks), embedded_now=0, embed_seconds=0.0)
+        except ValueError as e:
+            _record(ws, comp, mid, status="error", error=str(e))
+    if evaluate and ds.eval_set:
+        for mid, handle in handles.items():
+            emit({"model": mid, "stage": "evaluate"})
+            _evaluate(ws, ds, comp, handle)
+    emit({"stage": "finished"})
+    return comp
+
+
+def _run_model(ws, ds, comp, mid, emit, api_key):
+    emit({"model": mid, "stage": "load"})
+    handle = open_model(ds, mid, comp.options(mid), api_key)
+    store, emb, name = ws.store, handle.embedder, handle.collection
+    have = store.existing_ids(name) if store.exists(name) else set()
+    missing = [i for i in range(len(ds.chunks)) if i not in have]
+    # Longest first, as sentence-transformers orders a batch: less padding per forward pass.
+    missing.sort(key=lambda i: -len(ds.chunks[i].text))
+    _record(ws, comp, mid, status="embedding", collection=name, chunks=len(ds.chunks))
+    t0, done = time.perf_counter(), 0
+    texts = [ds.chunks[i].text for i in missing]
+    for start, vecs in emb.iter_batches(texts, "document"):
+        if not store.exists(name):
+            store.ensure(name, vecs.shape[1] if not emb.sparse else None, emb.sparse)
+        ids = missing[start : start + vecs.shape[0]]
+        store.upsert(name, ids, sparse_rows_for_storage(vecs) if emb.sparse else vecs)
+        done += len(ids)
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        emit({"model": mid, "stage": "embed", "done": len(have) + done, "total": len(ds.chunks),
+              "rate": rate, "eta_s": (len(missing) - done) / rate})
+    store.ensure(name, emb.dim, emb.sparse)
+    seconds = time.perf_counter() - t0
+    result = {"status": "done", "embedded_now": len(missing), "embed_seconds": round(seconds, 3),
+              "stored": len(have) + len(missing), "dim": emb.dim, "sparse": emb.sparse,
+              "settings": emb.settings()}
+    if missing:
+        result["chunks_per_s"] = round(len(missing) / max(seconds, 1e-9), 2)
+    _record(ws, comp, mid, **result)
+    emit({"model": mid, "stage": "done", "embedded_now": len(missing)})
+    return handle
+
+
+def _evaluate(ws, ds, comp, handle):
+    from .evaluation import evaluate
+
+    qids = [q for q in ds.eval_set.qrels if q in ds.eval_set.queries]
+    texts = [ds.eval_set.queries[q] for q in qids]
+    depth = chunk_depth(len(ds.chunks), len(ds.documents))
+    t = time.perf_counter()
+    hits = search(ws.store, handle, texts, depth)
+    search_s = time.perf_counter() - t
+    run_ = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
+    metrics = evaluate({q: ds.eval_set.qrels[q] for q in qids}, run_)
+    lat = sorted(query_latency_ms(ws.store, handle, texts))
+    _record(ws, comp, handle.id, metrics={k: round(v, 6) for k, v in metrics.mean.items()},
+            eval_seconds=round(search_s, 3), query_ms_p50=_pct(lat, 50), query_ms_p95=_pct(lat, 95),
+            n_queries=len(qids))
+    per_query_path = ws.comparison_dir(comp.id) / "per_query.json"
+    per_query = read_json(per_query_path) if per_query_path.exists() else {}
+    per_query[handle.id] = metrics.per_query
+    write_json(per_query_path, per_query)
+
+
+def per_query(ws: Workspace, comp: Comparison) -> dict:
+    path = ws.comparison_dir(comp.id) / "per_query.json"
+    return read_json(path) if path.exists() else {}
+
+
+def _pct(sorted_values, p):
+    if not sorted_values:
+        return None
+    return round(float(sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]), 3)
+
+
+def _record(ws, comp, mid, **fields):
+    comp.results.setdefault(mid, {}).update(fields)
+    if fields.get("status") == "done":
+        comp.results[mid].pop("error", None)
+    save(ws, comp)
+
+
+def _safe_message(e: Exception, api_keys: dict | None) -> str:
+    msg = str(e) or type(e).__name__
+    for key in (api_keys or {}).values():
+        if key:
+            msg = msg.replace(key, "***")
+    return msg

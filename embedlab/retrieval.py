@@ -1,0 +1,113 @@
+"""Open a model on a dataset (its embedder + its Milvus collection) and search it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedders import get_embedder
+from .fusion import fuse, parse_hybrid
+from .store import Hit, collection_name
+
+_fitted: dict[tuple, object] = {}
+_fit_lock = threading.Lock()
+
+
+@dataclass
+class ModelHandle:
+    id: str
+    embedder: object
+    collection: str
+
+    @property
+    def sparse(self) -> bool:
+        return self.embedder.sparse
+
+
+@dataclass
+class HybridHandle:
+    id: str
+    spec: dict
+    parts: list[ModelHandle]
+    sparse = False
+
+
+def open_model(ds, model_id: str, options: dict | None = None, api_key: str | None = None) -> ModelHandle:
+    """The embedder for ``model_id`` and the name of its collection for this dataset.
+
+    Corpus-fitted models (BM25) get one instance per dataset: the shared process-wide instance
+    would otherwise be refitted under a neighbour's feet.
+    """
+    options = dict(options or {})
+    if api_key:
+        options["api_key"] = api_key
+    emb = get_embedder(model_id, **options)
+    if emb.needs_fit:
+        emb = _fitted_copy(model_id, options, ds)
+    return ModelHandle(emb.id, emb, collection_name(emb.settings(), ds.key))
+
+
+def _fitted_copy(model_id, options, ds):
+    key = (model_id, tuple(sorted(options.items())), ds.key)
+    with _fit_lock:
+        if key not in _fitted:
+            from .embedders.registry import _build, canonical_id
+
+            emb = _build(canonical_id(model_id), options)
+            emb.fit(ds.chunk_texts)
+            _fitted[key] = emb
+        return _fitted[key]
+
+
+def open_hybrid(model_id: str, handles: dict[str, ModelHandle]) -> HybridHandle:
+    spec = parse_hybrid(model_id)
+    missing = [p for p in spec["parts"] if p not in handles]
+    if missing:
+        raise ValueError(f"{model_id}: add {', '.join(missing)} to the comparison first")
+    return HybridHandle(model_id, spec, [handles[p] for p in spec["parts"]])
+
+
+def search(store, handle, queries: list[str], k: int) -> list[list[Hit]]:
+    """Top-k chunks per query. A hybrid fetches deeper lists from both models, then fuses."""
+    if isinstance(handle, HybridHandle):
+        depth = max(k, 100)
+        lists = [search(store, h, queries, depth) for h in handle.parts]
+        fused = []
+        for per_model in zip(*lists, strict=True):
+            ranked = [[(h.id, h.score) for h in hits] for hits in per_model]
+            fused.append([Hit(pk, s) for pk, s in fuse(handle.spec, ranked, k)])
+        return fused
+    vecs = handle.embedder.encode_queries(queries)
+    return store.search(handle.collection, vecs, k, handle.sparse)
+
+
+def doc_run(hits_per_query: dict[str, list[Hit]], chunk_doc_ids: list[str], n_docs: int = 100):
+    """Documents scored by their best chunk; the top ``n_docs`` documents per query."""
+    run: dict[str, dict[str, float]] = {}
+    for qid, hits in hits_per_query.items():
+        best: dict[str, float] = {}
+        for h in hits:
+            doc = chunk_doc_ids[h.id]
+            if doc not in best or h.score > best[doc]:
+                best[doc] = h.score
+        run[qid] = dict(sorted(best.items(), key=lambda kv: -kv[1])[:n_docs])
+    return run
+
+
+def chunk_depth(n_chunks: int, n_docs: int, want_docs: int = 100) -> int:
+    """How many chunks to fetch so that ~``want_docs`` distinct documents come back."""
+    per_doc = n_chunks / max(n_docs, 1)
+    return int(min(n_chunks, 16384, max(want_docs, np.ceil(want_docs * per_doc * 1.5))))
+
+
+def query_latency_ms(store, handle, queries: list[str], k: int = 10, n: int = 30) -> list[float]:
+    """Wall time of encode + search for single queries, as a user's search would run."""
+    samples = []
+    for q in queries[:n]:
+        t = time.perf_counter()
+        search(store, handle, [q], k)
+        samples.append((time.perf_counter() - t) * 1000)
+    return samples

@@ -1,0 +1,120 @@
+"""Where a comparison's files live: datasets (documents, chunks, eval set), manifests, Milvus.
+
+    <workspace>/milvus.db/                     Milvus Lite (or EMBEDLAB_MILVUS_URI)
+    <workspace>/datasets/<key>/                documents.jsonl, chunks.parquet, eval.json, dataset.json
+    <workspace>/comparisons/<id>/              manifest.json, per_query.json, projections/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chunking import Chunk, Chunking, chunk_documents, corpus_key
+from .documents import Document, EvalSet
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("EMBEDLAB_WORKSPACE") or ".embedlab")
+
+
+@dataclass
+class Dataset:
+    key: str
+    name: str
+    documents: list[Document]
+    chunks: list[Chunk]
+    chunking: Chunking
+    eval_set: EvalSet | None = None
+    report: dict = field(default_factory=dict)  # loaded / skipped files, for the page
+
+    @property
+    def chunk_texts(self) -> list[str]:
+        return [c.text for c in self.chunks]
+
+
+class Workspace:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._store = None
+        self._datasets: dict[str, Dataset] = {}
+
+    @property
+    def store(self):
+        if self._store is None:
+            from .store import Store, default_uri
+
+            self._store = Store(default_uri(self.root))
+        return self._store
+
+    # -- datasets ---------------------------------------------------------------------------
+    def add_dataset(self, documents, chunking: Chunking, eval_set=None, name="", report=None) -> Dataset:
+        chunks = chunk_documents(documents, chunking)
+        key = corpus_key(chunks, chunking)
+        ds = Dataset(key, name or f"{len(documents)} documents", list(documents), chunks, chunking,
+                     eval_set, report or {})
+        folder = self.root / "datasets" / key
+        if not (folder / "dataset.json").exists():
+            self._write_dataset(folder, ds)
+        self._datasets[key] = ds
+        return ds
+
+    def _write_dataset(self, folder: Path, ds: Dataset) -> None:
+        import pandas as pd
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
+            for d in ds.documents:
+                f.write(json.dumps({"_id": d.id, "title": d.title, "text": d.text, "meta": d.meta}) + "\n")
+        pd.DataFrame([c.__dict__ for c in ds.chunks]).to_parquet(folder / "chunks.parquet")
+        if ds.eval_set:
+            e = ds.eval_set
+            write_json(folder / "eval.json", {"queries": e.queries, "qrels": e.qrels,
+                                              "generated": e.generated, "note": e.note})
+        write_json(folder / "dataset.json", {"key": ds.key, "name": ds.name, "chunking": ds.chunking.to_dict(),
+                                             "report": ds.report})  # written last: marks complete
+
+    def load_dataset(self, key: str) -> Dataset:
+        if key in self._datasets:
+            return self._datasets[key]
+        import pandas as pd
+
+        folder = self.root / "datasets" / key
+        meta = read_json(folder / "dataset.json")
+        docs = [Document(r["_id"], r["title"], r["text"], r.get("meta") or {})
+                for r in map(json.loads, (folder / "documents.jsonl").read_text("utf-8").splitlines())]
+        frame = pd.read_parquet(folder / "chunks.parquet")
+        chunks = [Chunk(str(r.doc_id), int(r.ordinal), int(r.start), int(r.end), str(r.text))
+                  for r in frame.itertuples(index=False)]
+        ev = read_json(folder / "eval.json") if (folder / "eval.json").exists() else None
+        eval_set = EvalSet(ev["queries"], ev["qrels"], ev.get("generated", False), ev.get("note", "")) if ev else None
+        c = meta["chunking"]
+        ds = Dataset(key, meta["name"], docs, chunks, Chunking(c["size"], c["overlap"]), eval_set,
+                     meta.get("report", {}))
+        self._datasets[key] = ds
+        return ds
+
+    def comparison_dir(self, cid: str) -> Path:
+        return self.root / "comparisons" / cid
+
+
+def write_json(path: Path, data) -> None:
+    """Atomic: a crash mid-write leaves the old file, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text("utf-8"))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

