@@ -1,0 +1,60 @@
+"""What the Search page asks: one query → top-k from every model, side by side."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .retrieval import HybridHandle, open_hybrid, open_model, search
+
+
+@dataclass(frozen=True)
+class Result:
+    model: str
+    rank: int
+    chunk: int
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    relevant: bool | None = None  # None: no judgements for this query
+    shared: int = 1  # how many models returned this document in their top-k
+
+
+def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
+    """Handles for every finished model of the comparison (hybrids after their parts)."""
+    handles = {}
+    done = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") == "done"]
+    for mid in [m for m in done if not m.startswith("hybrid:")]:
+        handles[mid] = open_model(ds, mid, comp.options(mid), (api_keys or {}).get(mid))
+    for mid in [m for m in done if m.startswith("hybrid:")]:
+        handles[mid] = open_hybrid(mid, handles)
+    return handles
+
+
+def search_all(ws, ds, handles: dict, query: str, k: int = 10, qrels: dict | None = None):
+    """Top-k chunks per model for ``query``; marks hits shared by several models and, when
+    ``qrels`` (doc id → relevance) is given, relevant hits. Returns (results, ms per model)."""
+    titles = {d.id: d.title for d in ds.documents}
+    per_model, timings = {}, {}
+    for mid, handle in handles.items():
+        t = time.perf_counter()
+        hits = search(ws.store, handle, [query], k)[0]
+        timings[mid] = (time.perf_counter() - t) * 1000
+        per_model[mid] = hits
+    counts: dict[str, int] = {}
+    for hits in per_model.values():
+        for doc in {ds.chunks[h.id].doc_id for h in hits}:
+            counts[doc] = counts.get(doc, 0) + 1
+    out = {}
+    for mid, hits in per_model.items():
+        out[mid] = [Result(mid, r, h.id, ds.chunks[h.id].doc_id, titles.get(ds.chunks[h.id].doc_id, ""),
+                           ds.chunks[h.id].text, h.score,
+                           None if qrels is None else qrels.get(ds.chunks[h.id].doc_id, 0) > 0,
+                           counts[ds.chunks[h.id].doc_id])
+                    for r, h in enumerate(hits, start=1)]
+    return out, timings
+
+
+def is_hybrid(handle) -> bool:
+    return isinstance(handle, HybridHandle)
