@@ -188,7 +188,7 @@ def _rows(vectors):
         m = vectors.tocsr()
         for r in range(m.shape[0]):
             start, end = m.indptr[r], m.indptr[r + 1]
-            row = {int(c): float(v) for c, v in zip(m.indices[start:end], m.data[start:end]) if v > 0}
+            row = {int(c): float(v) for c, v in zip(m.indices[start:end], m.data[start:end], strict=True) if v > 0}
             yield row
         return
     for v in np.asarray(vectors, dtype=np.float32):

@@ -43,6 +43,7 @@ class Embedder(ABC):
 
     def fit(self, texts: Sequence[str]) -> None:
         """Corpus statistics (BM25 overrides). A no-op for pretrained models."""
+        return None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text under this model's own tokenizer (no truncation)."""
