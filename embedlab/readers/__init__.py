@@ -1,0 +1,1 @@
+"""Readers behind ``embedlab.documents``, one module per concern: sniffing, formats, tables, zips, eval sets."""
