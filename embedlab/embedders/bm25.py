@@ -80,7 +80,7 @@ class BM25Embedder(Embedder):
 
     def _weight(self, term: str, tf: int, dl: int) -> float:
         norm = tf + self.k1 * (1 - self.b + self.b * dl / self.avgdl)
-        return float(self.idf[self.vocab[term]] * tf * (self.k1 + 1) / norm)
+        return float(self.idf[self.vocab[term]] * tf / norm)  # bm25s drops the constant (k1 + 1)
 
     def count_tokens(self, texts):
         return [len(d) for d in self._terms(texts)]
