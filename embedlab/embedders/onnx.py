@@ -53,6 +53,7 @@ class OnnxEmbedder(Embedder):
         return next(o.name for o in self.session.get_outputs() if len(o.shape) == 3)
 
     def count_tokens(self, texts):
+        self.tokenizer.no_padding()  # padding would count up to the longest text of the batch
         self.tokenizer.no_truncation()
         try:
             return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]

@@ -77,7 +77,14 @@ class Model2VecEmbedder(Embedder):
         return self.model.encode(texts, max_length=self.max_tokens, batch_size=1024)
 
     def count_tokens(self, texts):
-        return [len(e.ids) for e in self.model.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+        tok = self.model.tokenizer
+        saved = tok.truncation  # the bundled tokenizer truncates at 512: count past it
+        tok.no_truncation()
+        try:
+            return [len(e.ids) for e in tok.encode_batch_fast(list(texts), add_special_tokens=False)]
+        finally:
+            if saved:
+                tok.enable_truncation(**saved)
 
     @property
     def tokenizer_name(self):

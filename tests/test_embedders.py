@@ -1,0 +1,85 @@
+"""Every bundled model loads offline, embeds, counts its own tokens, and means something."""
+
+import numpy as np
+import pytest
+
+from embedlab.embedders import UnknownEmbedderError, canonical_id, get_embedder, list_models, similarity
+
+BUNDLED = [s.id for s in list_models()]
+NON_FITTED = [m for m in BUNDLED if m != "bm25"]
+DOCS = ["A man is playing a guitar on stage.", "The stock market fell sharply on Monday.",
+        "Protein intake supports muscle growth in older adults."]
+
+
+@pytest.fixture(scope="module", params=BUNDLED)
+def embedder(request):
+    emb = get_embedder(request.param)
+    if emb.needs_fit:
+        from embedlab.embedders.registry import _build
+
+        emb = _build(request.param, {})
+        emb.fit(DOCS + ["Guitar lessons for beginners.", "Markets and stocks."])
+    return emb
+
+
+def test_shapes_and_normalisation(embedder):
+    d = embedder.encode_documents(DOCS)
+    q = embedder.encode_queries(["someone plays the guitar"])
+    assert d.shape[0] == 3 and q.shape[0] == 1
+    if embedder.sparse:
+        assert d.min() >= 0 and d.nnz > 0
+    else:
+        assert d.shape[1] == embedder.dim
+        np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, rtol=1e-5)
+
+
+def test_relevant_document_ranks_first(embedder):
+    scores = similarity(embedder.encode_queries(["someone plays the guitar"]), embedder.encode_documents(DOCS))[0]
+    assert int(np.argmax(scores)) == 0, (embedder.id, scores)
+
+
+def test_token_counts_use_the_models_own_tokenizer(embedder):
+    short, long = embedder.count_tokens(["hello", "hello " * 3000])
+    assert 1 <= short < 10
+    assert long > short
+    assert embedder.tokenizer_name
+    if embedder.id not in ("bm25", "glove-50d"):  # no context window for these
+        assert long > embedder.max_tokens
+
+
+def test_same_text_same_vector(embedder):
+    a = embedder.encode_documents(DOCS[:1])
+    b = embedder.encode_documents(DOCS[:1])
+    a, b = (a.toarray(), b.toarray()) if embedder.sparse else (a, b)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_e5_uses_query_and_passage_roles():
+    e5 = get_embedder("e5-small")
+    q, p = e5.encode_queries(["protein"]), e5.encode_documents(["protein"])
+    assert float(q[0] @ p[0]) < 0.999  # different prefixes → different vectors
+    assert e5.settings()["roles"] == "query:/passage:"
+
+
+def test_models_are_loaded_once_per_process():
+    assert get_embedder("minilm") is get_embedder("all-MiniLM-L6-v2")
+
+
+def test_unknown_id_lists_valid_choices():
+    with pytest.raises(UnknownEmbedderError, match="known: minilm, e5-small"):
+        canonical_id("minilmx")
+    assert canonical_id("st:BAAI/bge-small-en-v1.5") == "st:BAAI/bge-small-en-v1.5"
+
+
+def test_st_prefix_loads_a_local_directory():
+    from embedlab.embedders.sentence_transformers import minilm_path
+
+    emb = get_embedder("st:" + minilm_path())
+    np.testing.assert_allclose(emb.encode_documents(DOCS), get_embedder("minilm").encode_documents(DOCS), atol=1e-5)
+
+
+def test_st_unreachable_hub_id_is_a_clear_error():
+    from embedlab.embedders import EmbedderError
+
+    with pytest.raises(EmbedderError, match="could not load sentence-transformers model 'no-such-org/no-such"):
+        get_embedder("st:no-such-org/no-such-model-xyz")
