@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +80,13 @@ def _connect(uri: str):
 
 
 class Store:
+    # A loaded 100k×384 collection costs 1–2 GB: keep only the most recently used ones loaded.
+    max_loaded = int(os.environ.get("EMBEDLAB_MAX_LOADED_COLLECTIONS", "12"))
+
     def __init__(self, uri: str):
         self.uri = uri
         self.client = get_client(uri)
-        self._loaded: set[str] = set()
+        self._loaded: OrderedDict[str, None] = OrderedDict()
 
     # -- collections ----------------------------------------------------------------------
     def ensure(self, name: str, dim: int | None, sparse: bool) -> None:
@@ -114,10 +118,15 @@ class Store:
 
     def _load(self, name: str) -> None:
         # Collections come back unloaded after a restart: load before the first search.
-        if name not in self._loaded:
-            with _write_lock:
-                self.client.load_collection(name)
-            self._loaded.add(name)
+        with _write_lock:
+            if name in self._loaded:
+                self._loaded.move_to_end(name)
+                return
+            self.client.load_collection(name)
+            self._loaded[name] = None
+            while len(self._loaded) > self.max_loaded:
+                oldest, _ = self._loaded.popitem(last=False)
+                self.client.release_collection(oldest)
 
     def exists(self, name: str) -> bool:
         return self.client.has_collection(name)
@@ -126,12 +135,12 @@ class Store:
         with _write_lock:
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
-            self._loaded.discard(name)
+            self._loaded.pop(name, None)
 
     def release(self, name: str) -> None:
         with _write_lock:
             self.client.release_collection(name)
-            self._loaded.discard(name)
+            self._loaded.pop(name, None)
 
     # -- rows -----------------------------------------------------------------------------
     def existing_ids(self, name: str) -> set[int]:

@@ -134,3 +134,22 @@ def test_cli_unknown_model_is_one_clear_line(tmp_path):
     assert r.returncode == 2
     assert "unknown model 'minilmx'" in r.stderr and "known: minilm" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_store_keeps_a_bounded_number_of_collections_loaded(workspace):
+    import numpy as np
+
+    store = workspace.store
+    old = store.max_loaded
+    store.max_loaded = 2
+    try:
+        for i in range(4):
+            store.ensure(f"t_lru_{i}", 4, False)
+            store.upsert(f"t_lru_{i}", [0], np.eye(1, 4, dtype=np.float32))
+        assert list(store._loaded)[-2:] == ["t_lru_2", "t_lru_3"] and len(store._loaded) == 2
+        # a released collection is loaded again on demand
+        assert store.search("t_lru_0", np.eye(1, 4, dtype=np.float32), 1, False)[0][0].id == 0
+    finally:
+        store.max_loaded = old
+        for i in range(4):
+            store.drop(f"t_lru_{i}")
