@@ -128,7 +128,7 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     emit({"model": mid, "stage": "load"})
     handle = open_model(ds, mid, comp.options(mid), api_key)
     store, emb, name = ws.store, handle.embedder, handle.collection
-    have = store.existing_ids(name) if store.exists(name) else set()
+    have = store.existing_ids(name, len(ds.chunks)) if store.exists(name) else set()
     missing = [i for i in range(len(ds.chunks)) if i not in have]
     # Longest first, as sentence-transformers orders a batch: less padding per forward pass.
     missing.sort(key=lambda i: -len(ds.chunks[i].text))

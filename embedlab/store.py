@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -63,6 +64,8 @@ def get_client(uri: str):
 
 def _connect(uri: str):
     from pymilvus import MilvusClient
+
+    logging.getLogger("pymilvus").setLevel(logging.ERROR)  # Lite's unimplemented-RPC warnings
 
     if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -143,8 +146,21 @@ class Store:
             self._loaded.pop(name, None)
 
     # -- rows -----------------------------------------------------------------------------
-    def existing_ids(self, name: str) -> set[int]:
+    def existing_ids(self, name: str, upper: int | None = None) -> set[int]:
+        """Ids stored in ``name``. With ``upper`` (ids are chunk ordinals 0..upper-1) we page by id
+        range, which Lite answers directly; without it, through a query iterator."""
         self._load(name)
+        if upper is None:
+            return self._ids_by_iterator(name)
+        ids: set[int] = set()
+        step = 16384  # Milvus' largest query window
+        for lo in range(0, upper, step):
+            rows = self.client.query(name, filter=f"id >= {lo} and id < {lo + step}", output_fields=["id"],
+                                     limit=step)
+            ids.update(int(r["id"]) for r in rows)
+        return ids
+
+    def _ids_by_iterator(self, name: str) -> set[int]:
         it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=["id"])
         ids: set[int] = set()
         try:

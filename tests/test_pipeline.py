@@ -5,8 +5,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import PY, ROOT, SAMPLE
+
 from embedlab import comparison
 from embedlab.chunking import Chunking, chunk_text
 from embedlab.retrieval import open_model
@@ -32,7 +32,9 @@ def test_every_chunk_stored_once_per_model(workspace, dataset, finished):
     for mid in ["bm25", "model2vec", "glove-50d"]:
         r = comp.results[mid]
         assert r["status"] == "done", r
-        assert workspace.store.existing_ids(r["collection"]) == set(range(len(dataset.chunks)))
+        n = len(dataset.chunks)
+        assert workspace.store.existing_ids(r["collection"], n) == set(range(n))
+        assert workspace.store.existing_ids(r["collection"]) == set(range(n))  # iterator path agrees
         assert r["stored"] == len(dataset.chunks)
 
 
