@@ -1,0 +1,2 @@
+"""The dashboard's shared Streamlit code: cached resources, URL state, widgets. Only this package
+and the pages import streamlit; ``embedlab`` never does."""

@@ -1,0 +1,144 @@
+"""New comparison, step 1: documents (upload or sample), chunking, evaluation set."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_support.sample import SAMPLE_DIR, SAMPLE_NAME
+from embedlab import documents, probes
+from embedlab.chunking import Chunking
+from embedlab.readers.model import Limits, human_bytes
+
+FORMATS = "txt, md, html, pdf, docx, csv / tsv, json / jsonl, and zip archives of these (BEIR folders too)"
+
+
+def _limits_caption() -> str:
+    lim = Limits()
+    return (f"Reads {FORMATS}. Limits: {human_bytes(lim.max_file_bytes)} per file, "
+            f"{human_bytes(lim.max_total_bytes)} per upload, {lim.max_files:,} files, zips nested "
+            f"{lim.max_zip_depth} deep and compressed at most {lim.max_zip_ratio:.0f}:1. For bigger "
+            "corpora run `python -m embedlab evaluate --data <folder>` on the server.")
+
+
+@st.cache_resource(show_spinner="Reading the sample…")
+def _sample() -> documents.LoadResult:
+    return documents.load_paths([SAMPLE_DIR])
+
+
+def _uploads(files, text_column, title_column) -> documents.LoadResult:
+    """Parsed once per set of files (and column choice): reruns must not re-read a big upload."""
+    sig = (tuple((f.file_id, f.name, f.size) for f in files), text_column, title_column)
+    cached = st.session_state.get("new:loaded")
+    if cached and cached[0] == sig:
+        return cached[1]
+    with st.spinner(f"Reading {len(files)} file(s)…"):
+        result = documents.load_uploads([(f.name, f.getvalue()) for f in files], text_column=text_column,
+                                         title_column=title_column)
+    st.session_state["new:loaded"] = (sig, result)
+    return result
+
+
+def _columns(files) -> tuple[str | None, str | None]:
+    tables = [f for f in files if f.name.lower().endswith((".csv", ".tsv", ".json", ".jsonl"))]
+    if not tables:
+        return None, None
+    cols = documents.csv_columns(tables[0].name, tables[0].getvalue())
+    if not cols:
+        return None, None
+    with st.expander("Table columns (CSV / TSV / JSON)"):
+        text = st.selectbox("Text column", cols, index=None, placeholder="detect automatically", key="new:textcol")
+        title = st.selectbox("Title column", cols, index=None, placeholder="detect automatically",
+                             key="new:titlecol")
+    return text, title
+
+
+def report(result: documents.LoadResult) -> None:
+    """What was read and what was skipped, with the reason for each skip."""
+    docs = len(result.documents)
+    st.success(f"{docs:,} documents from {sum(1 for _, n in result.loaded if n):,} file(s)"
+               + (f"; {len(result.skipped)} skipped" if result.skipped else ""), icon=":material/description:")
+    left, right = st.columns(2)
+    with left:
+        st.caption("Loaded")
+        st.dataframe(pd.DataFrame(result.loaded, columns=["file", "documents"]), hide_index=True, height=180)
+    with right:
+        st.caption("Skipped")
+        if result.skipped:
+            st.dataframe(pd.DataFrame([(s.name, s.reason) for s in result.skipped], columns=["file", "reason"]),
+                         hide_index=True, height=180)
+        else:
+            st.text("nothing skipped")
+
+
+def documents_step() -> tuple[documents.LoadResult | None, str]:
+    source = st.segmented_control("Documents", ["Upload files", "Bundled sample"], default="Upload files",
+                                  key="new:source", required=True)
+    if source == "Bundled sample":
+        result = _sample()
+        st.caption(f"{SAMPLE_NAME}: 500 SciFact abstracts with 100 judged queries (CC BY / ODC-By).")
+        return result, SAMPLE_NAME
+    files = st.file_uploader("Documents (several files, or one zip)", accept_multiple_files=True, key="new:files",
+                             help=_limits_caption())
+    st.caption(_limits_caption())
+    if not files:
+        return None, ""
+    text_column, title_column = _columns(files)
+    result = _uploads(files, text_column, title_column)
+    report(result)
+    name = files[0].name if len(files) == 1 else f"{len(files)} uploaded files"
+    return result, name
+
+
+def chunking_step() -> Chunking | None:
+    left, right = st.columns(2)
+    size = left.number_input("Chunk size (cl100k tokens; 0 = one chunk per document)", 0, 8192, 256, 32,
+                             key="new:size")
+    overlap = right.number_input("Overlap (tokens)", 0, 4096, 32, 8, key="new:overlap")
+    try:
+        return Chunking(int(size), int(overlap))
+    except ValueError as e:
+        st.error(str(e))
+        return None
+
+
+def eval_step(result: documents.LoadResult):
+    """An evaluation set: from the upload (BEIR), uploaded queries + qrels, generated, or none."""
+    options = (["From the upload"] if result.eval_set else []) + ["Upload queries + qrels", "Generate", "None"]
+    choice = st.segmented_control("Evaluation set", options, default=options[0], key="new:evalsrc", required=True)
+    if choice == "From the upload":
+        st.caption(f"{len(result.eval_set.qrels):,} judged queries found with the documents.")
+        return result.eval_set
+    if choice == "Generate":
+        n = st.number_input("Queries to generate", 10, 2000, 100, 10, key="new:ngen")
+        ev = _generated(result, int(n))
+        st.warning(f"Generated: {len(ev.qrels)} known-item queries. {ev.note}", icon=":material/auto_awesome:")
+        return ev if ev.qrels else None
+    if choice == "Upload queries + qrels":
+        return _uploaded_eval()
+    return None
+
+
+def _generated(result, n: int):
+    key = (id(result), n)  # the LoadResult object lives in the session, so its id is stable
+    cached = st.session_state.get("new:generated")
+    if not cached or cached[0] != key:
+        cached = (key, probes.generate_eval_set(result.documents, n=n))
+        st.session_state["new:generated"] = cached
+    return cached[1]
+
+
+def _uploaded_eval():
+    left, right = st.columns(2)
+    queries = left.file_uploader("Queries (jsonl with _id/text, or id<TAB>text)", type=["jsonl", "json", "tsv", "txt"],
+                                 key="new:queries")
+    qrels = right.file_uploader("Qrels (query-id, corpus-id, score TSV)", type=["tsv", "txt", "csv"], key="new:qrels")
+    if not (queries and qrels):
+        return None
+    try:
+        ev = documents.load_eval_set(queries.getvalue(), qrels.getvalue())
+    except ValueError as e:
+        st.error(f"Could not read the evaluation set: {e}")
+        return None
+    st.caption(f"{len(ev.qrels):,} judged queries.")
+    return ev

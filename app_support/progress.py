@@ -1,0 +1,79 @@
+"""The run panel: per-model progress of a comparison's background job, and Resume."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app_support.state import Current, api_keys
+from embedlab import comparison, jobs
+
+
+def ensure_running(cur: Current):
+    """Auto-resume: a comparison left incomplete by a stopped process resumes when opened.
+    A run that already ended in this process is not restarted by itself (it may have failed)."""
+    job = jobs.get(cur.comp.id)
+    if job is None and needs_run(cur):
+        job = jobs.start(cur.ws, cur.comp, api_keys(cur.comp))
+    return job
+
+
+def needs_run(cur: Current) -> bool:
+    """Unfinished embedding, or (with an eval set) a finished model that was never scored —
+    a process stopped during evaluation leaves exactly that."""
+    if not comparison.is_complete(cur.comp):
+        return True
+    return bool(cur.ds.eval_set) and any(not cur.comp.results.get(m, {}).get("metrics") for m in cur.comp.model_ids)
+
+
+def run_panel(cur: Current, compact: bool = False) -> None:
+    """Progress per model while a run is going (polled every second), Resume when it stopped."""
+    job = ensure_running(cur)
+    running = bool(job and job.running)
+    if not running and not needs_run(cur):
+        return
+    st.fragment(_panel, run_every=1 if running else None)(cur, running, compact)
+
+
+def _panel(cur: Current, was_running: bool, compact: bool) -> None:
+    job = jobs.get(cur.comp.id)
+    comp = comparison.load(cur.ws, cur.comp.id)  # the job writes results to the manifest
+    if was_running and not (job and job.running):
+        st.rerun(scope="app")  # finished: every view on the page can now use the new vectors
+    running = bool(job and job.running)
+    title = f"Embedding — {job.stage}" if running else "This comparison is incomplete"
+    with st.status(title, state="running" if running else "error", expanded=not compact):
+        for mid in comp.model_ids:
+            _model_row(mid, comp.results.get(mid, {}), (job.events if job else {}).get(mid, {}))
+        if job and job.error:
+            st.error(f"The run stopped: {job.error}")
+    if not running and st.button("Resume", icon=":material/play_arrow:", type="primary",
+                                 help="Embeds only what is missing; stored vectors are kept."):
+        jobs.start(cur.ws, comp, api_keys(comp))
+        st.rerun(scope="app")
+
+
+def _model_row(mid: str, result: dict, event: dict) -> None:
+    status = result.get("status", "queued")
+    if status == "error":
+        st.error(f"**{mid}** failed: {result.get('error', 'unknown error')}", icon=":material/error:")
+        return
+    if status == "done" and event.get("stage") != "evaluate":
+        st.progress(1.0, text=f"{mid} — done ({result.get('chunks', 0):,} chunks)")
+        return
+    done, total = event.get("done", 0), event.get("total") or result.get("chunks") or 0
+    text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…"}.get(event.get("stage"))
+    if status == "embedding" and event.get("stage") == "load":
+        text = f"0 / {total:,} chunks · embedding the first batch…"
+    if text is None and total:
+        text = f"{done:,} / {total:,} chunks"
+        if event.get("rate"):
+            text += f" · {event['rate']:.0f} chunks/s · {_eta(event.get('eta_s'))} left"
+    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{mid} — {text or status}")
+
+
+def _eta(seconds) -> str:
+    if seconds is None:
+        return "?"
+    return time.strftime("%M:%S", time.gmtime(max(0, seconds))) if seconds < 3600 else f"{seconds / 3600:.1f} h"

@@ -1,0 +1,61 @@
+"""Overview: what this comparison holds, how far its run is, and the headline numbers."""
+
+import pandas as pd
+import streamlit as st
+
+from app_support import progress, state, widgets
+from app_support.text import md_escape
+
+cur = state.require_current()
+comp, ds = cur.comp, cur.ds
+
+st.title(md_escape(comp.name or "Comparison"))
+st.caption(f"Comparison `{comp.id}` · created {comp.created} · chunks of {comp.chunking.get('size')} "
+           f"{comp.chunking.get('tokenizer', '')} tokens, overlap {comp.chunking.get('overlap')}")
+progress.run_panel(cur)
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Documents", f"{len(ds.documents):,}")
+c2.metric("Chunks", f"{len(ds.chunks):,}")
+c3.metric("Models", len(comp.model_ids))
+c4.metric("Eval queries", f"{len(ds.eval_set.qrels):,}" if ds.eval_set else "none")
+if ds.eval_set and ds.eval_set.generated:
+    st.caption(f"The evaluation set was generated from the documents. {ds.eval_set.note}")
+
+rows = []
+for mid in comp.model_ids:
+    r = comp.results.get(mid, {})
+    m = r.get("metrics", {})
+    rows.append({"model": mid, "status": r.get("status", "queued"), "nDCG@10": m.get("ndcg@10"),
+                 "recall@100": m.get("recall@100"), "MRR@10": m.get("mrr@10"),
+                 "embed s": r.get("embed_seconds"), "query ms p50": r.get("query_ms_p50"),
+                 "error": r.get("error", "")})
+st.subheader("Models")
+frame = pd.DataFrame(rows)
+numeric = ["nDCG@10", "recall@100", "MRR@10", "embed s", "query ms p50"]
+frame[numeric] = frame[numeric].astype(float)  # blank, not "None", while a model is running
+if not ds.eval_set:
+    frame = frame.drop(columns=["nDCG@10", "recall@100", "MRR@10"])
+if not frame["error"].any():
+    frame = frame.drop(columns=["error"])
+st.dataframe(frame, hide_index=True, placeholder="–", column_config={
+    "nDCG@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
+    "recall@100": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
+    "MRR@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
+    "embed s": st.column_config.NumberColumn(format="%.1f"),
+    "query ms p50": st.column_config.NumberColumn(format="%.1f")})
+
+with st.expander("Model cards — the eight factors, with sources", icon=":material/badge:"):
+    widgets.cards_table(comp.model_ids)
+
+st.subheader("Explore")
+links = st.columns(4)
+for col, (page, label, icon, what) in zip(links, [
+        ("pages/2_Map.py", "Map", ":material/scatter_plot:", "Aligned maps of every model's space"),
+        ("pages/4_Search.py", "Search", ":material/search:", "One query, every model's top-k"),
+        ("pages/5_Metrics.py", "Metrics", ":material/leaderboard:", "nDCG, recall, MRR, per-query wins"),
+        ("pages/6_Costs.py", "Costs & latency", ":material/payments:", "Time, tokens, storage, price")],
+        strict=True):
+    with col.container(border=True):
+        st.page_link(page, label=label, icon=icon, query_params={"c": comp.id})
+        st.caption(what)

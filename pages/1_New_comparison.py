@@ -1,0 +1,57 @@
+"""New comparison: documents → chunking → evaluation set → models → run in the background."""
+
+import streamlit as st
+
+from app_support import new_data, new_models, state, widgets
+from app_support.sample import sample_id
+from embedlab import comparison, jobs
+
+st.title("New comparison")
+left, right = st.columns([3, 1], vertical_alignment="bottom")
+left.caption("Upload your documents, pick the models, and EmbedLab embeds them side by side. The run "
+             "continues in the background: you can leave this page (or close the tab) and come back.")
+if right.button("Open the bundled sample", icon=":material/science:", width="stretch") and sample_id():
+    state.open_comparison(sample_id())
+    st.switch_page("pages/0_Overview.py", query_params={"c": sample_id()})
+
+st.header("1 · Documents", divider="gray")
+loaded, default_name = new_data.documents_step()
+if loaded is None:
+    st.stop()
+if not loaded.documents:
+    st.error("No documents could be read from these files — see the reasons above.")
+    st.stop()
+chunking = new_data.chunking_step()
+
+st.header("2 · Evaluation set (optional)", divider="gray")
+st.caption("Queries with relevance judgements give nDCG, recall and MRR per model. Without them you "
+           "still get maps, neighbourhoods, search and costs.")
+eval_set = new_data.eval_step(loaded)
+
+st.header("3 · Models", divider="gray")
+models = new_models.models_step()
+if models:
+    with st.expander(f"Model cards for the {len(models)} chosen models", icon=":material/badge:", expanded=False):
+        widgets.cards_table([m["id"] for m in models])
+
+st.header("4 · Run", divider="gray")
+name = st.text_input("Name", value=default_name, max_chars=120, key="new:name")
+ready = bool(models) and chunking is not None
+if st.button("Create comparison and start embedding", type="primary", icon=":material/rocket_launch:",
+             disabled=not ready):
+    ws = state.workspace()
+    try:
+        with st.spinner("Chunking the documents…"):
+            ds = ws.add_dataset(loaded.documents, chunking, eval_set, name=name,
+                                report={"loaded": loaded.loaded,
+                                        "skipped": [[s.name, s.reason] for s in loaded.skipped]})
+        comp = comparison.create(ws, ds, models, name=name)
+    except ValueError as e:
+        st.error(f"Cannot create this comparison: {e}")
+        st.stop()
+    keys = st.session_state.get("_api_keys", {})
+    jobs.start(ws, comp, {**state.api_keys(comp), **{m: k for m, k in keys.items() if m in comp.model_ids}})
+    state.open_comparison(comp.id)
+    st.switch_page("pages/0_Overview.py", query_params={"c": comp.id})
+if not models:
+    st.caption("Choose at least one model.")

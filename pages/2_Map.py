@@ -1,0 +1,110 @@
+"""Map: every model's view of the corpus, aligned side by side; select a chunk or type a query
+and see each model's nearest neighbours highlighted on every map."""
+
+import streamlit as st
+
+from app_support import charts, maps, results, state
+from app_support.text import shorten
+from embedlab import projection
+
+PAGE = "map"
+cur = state.require_current()
+comp, ds = cur.comp, cur.ds
+n = len(ds.chunks)
+
+st.title("Map")
+models = projection.vector_models(comp)
+if not models:
+    st.info("No model has finished embedding yet — the Overview page shows progress.")
+    st.stop()
+st.caption("One 2-D map per model, rotated and scaled onto the first so the same chunk sits in a comparable "
+           "place. Click a point (or type a chunk id or a query): each model's nearest neighbours are ringed "
+           "in that model's colour on every map.")
+
+if "map:pending" in st.session_state:  # a click on a map: select that chunk, drop the query
+    state.set_widget(PAGE, "p", st.session_state.pop("map:pending"))
+    state.set_widget(PAGE, "q", "")
+colour_opts = maps.colour_options(ds, n)
+c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
+with c1:
+    kind = state.url_widget(PAGE, "kind", st.segmented_control, "Layout", "umap", valid=lambda v: v in ("umap", "pca"),
+                            options=["umap", "pca"], format_func=str.upper, required=True)
+with c2:
+    colour_by = state.url_widget(PAGE, "color", st.selectbox, "Colour by", "document",
+                                 valid=lambda v: v in colour_opts, options=list(colour_opts),
+                                 format_func=colour_opts.get)
+with c3:
+    k = state.url_widget(PAGE, "k", st.number_input, "k", 10, parse=int, valid=lambda v: 1 <= v <= 50,
+                         min_value=1, max_value=50)
+with c4:
+    sizes = [s for s in (5_000, 20_000, maps.DEFAULT_SAMPLE) if s < n] + [n]
+    sample = state.url_widget(PAGE, "n", st.selectbox, "Points", min(n, maps.DEFAULT_SAMPLE), parse=int,
+                              valid=lambda v: v in sizes, options=sizes, format_func=lambda v: f"{v:,}"
+                              + (" (all)" if v == n else " (sample)"))
+d1, d2 = st.columns([1, 3])
+with d1:
+    selected = state.url_widget(PAGE, "p", st.number_input, "Chunk id", None, parse=int,
+                                valid=lambda v: v is None or 0 <= v < n, min_value=0, max_value=n - 1,
+                                placeholder="click a point")
+with d2:
+    query = state.url_widget(PAGE, "q", st.text_input, "…or a query", "", placeholder="neighbours of a query")
+
+sample_arg = None if sample >= n else int(sample)
+map_set = None
+if kind == "umap":
+    map_set, umap_state = maps.umap_maps(cur.ws, comp, sample_arg)
+    if map_set is None:
+        @st.fragment(run_every=2)
+        def _wait_for_umap():
+            ready, now = maps.umap_maps(cur.ws, comp, sample_arg, wait=0)
+            if ready is not None:
+                st.rerun(scope="app")
+            st.info(f"UMAP: {now} Showing the PCA preview meanwhile; the maps switch by themselves.",
+                    icon=":material/hourglass_top:")
+
+        _wait_for_umap()
+if map_set is None:
+    with st.spinner("PCA preview…"):
+        map_set = maps.pca_maps(cur.ws, comp, sample_arg)
+
+highlights, hits = {}, None
+if selected is not None:
+    highlights = maps.point_neighbours(cur.ws, comp, int(selected), int(k))
+elif query.strip():
+    hits, _ = results.handles_search(cur, query, int(k))
+    highlights = {m: [h.chunk for h in hs] for m, hs in hits.items()}
+
+with st.spinner("Colouring…"):
+    colour, names = maps.colouring(colour_by, cur.ws, comp, ds, map_set, int(k))
+hover = maps.hover_texts(ds, map_set.ids)
+cols = st.columns(min(len(models), 3))
+for i, mid in enumerate(models):
+    with cols[i % len(cols)]:
+        title = f"<b>{charts.label(mid)}</b>" + ("" if mid == map_set.reference else
+                                                   f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}")
+        fig = maps.figure(mid, map_set, colour, names, hover, highlights, selected, comp.model_ids,
+                          i == len(models) - 1, title)
+        event = st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode="points",
+                                config={**charts.PNG, "scrollZoom": True,
+                                        "toImageButtonOptions": {"format": "png", "scale": 2,
+                                                                 "filename": f"embedlab-map-{i}"}})
+        picked = maps.selected_from(event)
+        seen = st.session_state.get(f"map:seen:{mid}")
+        st.session_state[f"map:seen:{mid}"] = picked
+        if picked is not None and picked != seen and picked != selected:
+            st.session_state["map:pending"] = picked  # the widgets above take it on the rerun
+            st.rerun()
+st.caption(f"Disparity: Procrustes residual after aligning onto {map_set.reference}'s map "
+           "(0 = the same shape, 1 = unrelated).")
+if len(map_set.ids) > maps.HOVER_POINTS:
+    st.caption(f"Hover text is shown for {maps.HOVER_POINTS:,} sampled points; every point can be selected.")
+
+if highlights:
+    if selected is not None:
+        chunk = ds.chunks[int(selected)]
+        st.subheader(f"Chunk {int(selected)}")
+        st.caption(f"document {chunk.doc_id}")
+        st.text(shorten(chunk.text, 600))
+    else:
+        st.subheader("Neighbours of the query")
+    results.neighbour_table(ds, highlights)

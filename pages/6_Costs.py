@@ -1,0 +1,83 @@
+"""Costs & latency: measured time, tokens, storage and price, projected to the corpus you plan."""
+
+import pandas as pd
+import streamlit as st
+
+from app_support import costs_view, state
+from embedlab import costs
+
+PAGE = "costs"
+cur = state.require_current()
+comp, ds = cur.comp, cur.ds
+
+st.title("Costs & latency")
+st.caption("Times were measured on this server during the run; tokens are counted with each model's own "
+           "tokenizer; prices come from EmbedLab's catalog (edit them below). Projections scale linearly.")
+if not cur.done_models():
+    st.info("No model has finished embedding yet — the Overview page shows progress.")
+    st.stop()
+
+with st.spinner("Counting tokens under each model's tokenizer…"):
+    rows, stats = costs_view.rows(cur)
+models = [r["model"] for r in rows]
+
+c1, c2, c3 = st.columns(3)
+docs_per_chunk = len(ds.documents) / max(len(ds.chunks), 1)
+with c1:
+    target_docs = state.url_widget(PAGE, "docs", st.number_input, "Project to a corpus of (documents)", 1_000_000,
+                                   parse=int, valid=lambda v: v >= 1, min_value=1, step=10_000)
+with c2:
+    monthly = state.url_widget(PAGE, "qpm", st.number_input, "Queries per month", 100_000, parse=int,
+                               valid=lambda v: v >= 0, min_value=0, step=10_000)
+with c3:
+    st.metric("This corpus", f"{len(ds.documents):,} docs", f"{len(ds.chunks):,} chunks", delta_color="off")
+
+st.subheader("Prices")
+edited = st.data_editor(pd.DataFrame(costs_view.price_rows(models)), hide_index=True, disabled=["model", "source"],
+                        key="costs:prices", column_config={"price per 1M tokens ($)": st.column_config.NumberColumn(
+                            min_value=0.0, format="%.4f"), "source": st.column_config.TextColumn(width="large")})
+PRICE = "price per 1M tokens ($)"
+catalog_prices = {r["model"]: r[PRICE] for r in costs_view.price_rows(models)}
+overrides = {r["model"]: float(r[PRICE]) for r in edited.to_dict("records")
+             if pd.notna(r[PRICE]) and r[PRICE] != catalog_prices.get(r["model"])}
+table = costs.cost_table(rows, overrides)
+
+target_chunks = int(round(target_docs / docs_per_chunk))
+measured, projected = [], []
+for row in table:
+    s = stats[row["model"]]
+    p = costs.project(row["chunks"], row["tokens"], row["embed_seconds"], target_chunks,
+                      price_per_1m=row["price"] or 0.0, dim=row.get("dim"), nnz_mean=row.get("nnz_mean"))
+    q_tokens = s["query_tokens_mean"] or 12.0
+    measured.append({"model": row["model"], "tokenizer": s["tokenizer"], "tokens": row["tokens"],
+                     "tokens / chunk": s["mean"], "over context %": s["over_context_pct"],
+                     "embed ms / chunk": row["sec_per_chunk"] * 1000 if row["measured"] else None,
+                     "embed ms / 1k tokens": row["ms_per_1k_tokens"] if row["measured"] else None,
+                     "query p50 ms": row["query_ms_p50"], "query p95 ms": row["query_ms_p95"],
+                     "storage MB": costs_view.mb(row["storage"]), "cost of this corpus $": row["corpus_cost"],
+                     "price source": row["price_source"]})
+    projected.append({"model": row["model"], "tokens": p["tokens"],
+                      "embedding time h": p["seconds"] / 3600 if row["measured"] else None,
+                      "storage GB": None if p["storage_bytes"] is None else p["storage_bytes"] / 1024**3,
+                      "embedding cost $": p["cost"] if row["price"] is not None else None,
+                      "queries / month $": (costs.monthly_query_cost(monthly, q_tokens, row["price"])
+                                            if row["price"] is not None else None)})
+
+num = {c: st.column_config.NumberColumn(format="%.2f") for c in
+       ["tokens / chunk", "over context %", "embed ms / chunk", "embed ms / 1k tokens", "query p50 ms",
+        "query p95 ms", "storage MB", "embedding time h", "storage GB"]}
+money = {c: st.column_config.NumberColumn(format="$%.4f") for c in
+         ["cost of this corpus $", "embedding cost $", "queries / month $"]}
+st.subheader("Measured on this corpus")
+st.dataframe(pd.DataFrame(measured), hide_index=True, placeholder="–", column_config={**num, **money})
+st.caption("Embed times are the run's own (a run that reused stored vectors measured nothing: blank). "
+           "Query latency is encode + search of one query, p50/p95 over the eval queries. "
+           f"Storage: float32 vectors plus an index estimate — {costs.INDEX_NOTE}.")
+st.subheader(f"Projected to {target_docs:,} documents (≈{target_chunks:,} chunks) and {monthly:,} queries/month")
+st.dataframe(pd.DataFrame(projected), hide_index=True, placeholder="–", column_config={**num, **money})
+hybrids = [m for m in cur.done_models() if m.startswith("hybrid:")]
+if hybrids:
+    lat = pd.DataFrame([{"hybrid": m, "query p50 ms": comp.results[m].get("query_ms_p50"),
+                         "query p95 ms": comp.results[m].get("query_ms_p95")} for m in hybrids])
+    st.caption("Hybrids store nothing of their own: they cost what their two parts cost, and query both.")
+    st.dataframe(lat, hide_index=True, placeholder="–")

@@ -1,0 +1,52 @@
+"""EmbedLab dashboard: ``streamlit run streamlit_app.py``. Page config, navigation, the open comparison."""
+
+import logging
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+logging.getLogger("pymilvus").setLevel(logging.ERROR)
+
+import streamlit as st  # noqa: E402 - the environment above must be set before models load
+
+from app_support import state, warmup, widgets  # noqa: E402
+
+st.set_page_config(page_title="EmbedLab", page_icon=":material/scatter_plot:", layout="wide")
+
+HERE = Path(__file__).parent
+PAGES = {
+    "Comparison": [("0_Overview.py", "Overview", ":material/dashboard:"),
+                   ("1_New_comparison.py", "New comparison", ":material/add_circle:")],
+    "Explore": [("2_Map.py", "Map", ":material/scatter_plot:"),
+                ("3_Neighbourhoods.py", "Neighbourhoods", ":material/hub:"),
+                ("4_Search.py", "Search", ":material/search:")],
+    "Evaluate": [("5_Metrics.py", "Metrics", ":material/leaderboard:"),
+                 ("6_Costs.py", "Costs & latency", ":material/payments:"),
+                 ("7_Robustness.py", "Robustness", ":material/shield:")],
+    "Share": [("8_Share.py", "Share & export", ":material/ios_share:")],
+}
+
+
+def _pages():
+    nav = {}
+    for section, items in PAGES.items():
+        pages = [st.Page(f"pages/{file}", title=title, icon=icon, default=file.startswith("0_"))
+                 for file, title, icon in items if (HERE / "pages" / file).exists()]
+        if pages:
+            nav[section] = pages
+    return nav
+
+
+warmup.start()
+page = st.navigation(_pages())
+if st.session_state.get("_page") not in (None, page.url_path):
+    # Moved to another page: its own parameters come back from the session, not the last page's.
+    for name in [k for k in st.query_params if k != "c"]:
+        del st.query_params[name]
+st.session_state["_page"] = page.url_path
+current = state.load_current()
+st.session_state["_current"] = current
+widgets.style()
+widgets.sidebar(current)
+page.run()
