@@ -40,11 +40,6 @@ def _pages():
 
 warmup.start()
 page = st.navigation(_pages())
-if st.session_state.get("_page") not in (None, page.url_path):
-    # Moved to another page: its own parameters come back from the session, not the last page's.
-    for name in [k for k in st.query_params if k != "c"]:
-        del st.query_params[name]
-st.session_state["_page"] = page.url_path
 current = state.load_current()
 st.session_state["_current"] = current
 widgets.style()

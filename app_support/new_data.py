@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support.sample import SAMPLE_DIR, SAMPLE_NAME
+from app_support.text import md_escape
 from embedlab import documents, probes
 from embedlab.chunking import Chunking
 from embedlab.readers.model import Limits, human_bytes
@@ -112,7 +113,8 @@ def eval_step(result: documents.LoadResult):
     if choice == "Generate":
         n = st.number_input("Queries to generate", 10, 2000, 100, 10, key="new:ngen")
         ev = _generated(result, int(n))
-        st.warning(f"Generated: {len(ev.qrels)} known-item queries. {ev.note}", icon=":material/auto_awesome:")
+        st.warning(f"Generated: {len(ev.qrels)} known-item queries. {md_escape(ev.note)}",
+                   icon=":material/auto_awesome:")
         return ev if ev.qrels else None
     if choice == "Upload queries + qrels":
         return _uploaded_eval()
@@ -138,7 +140,7 @@ def _uploaded_eval():
     try:
         ev = documents.load_eval_set(queries.getvalue(), qrels.getvalue())
     except ValueError as e:
-        st.error(f"Could not read the evaluation set: {e}")
+        st.error(f"Could not read the evaluation set: {md_escape(str(e))}")
         return None
     st.caption(f"{len(ev.qrels):,} judged queries.")
     return ev

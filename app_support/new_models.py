@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_support.text import md_escape
 from embedlab.embedders import list_models
 from embedlab.embedders.registry import UnknownEmbedderError, canonical_id
 
@@ -99,5 +100,5 @@ def _valid(models: list[dict]) -> list[dict]:
                 canonical_id(m["id"])
             ok.append(m)
         except UnknownEmbedderError as e:
-            st.error(str(e))
+            st.error(md_escape(str(e)))
     return ok

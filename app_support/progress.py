@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from app_support.state import Current, api_keys
+from app_support.text import md_escape
 from embedlab import comparison, jobs
 
 
@@ -47,7 +48,7 @@ def _panel(cur: Current, was_running: bool, compact: bool) -> None:
         for mid in comp.model_ids:
             _model_row(mid, comp.results.get(mid, {}), (job.events if job else {}).get(mid, {}))
         if job and job.error:
-            st.error(f"The run stopped: {job.error}")
+            st.error(f"The run stopped: {md_escape(job.error)}")
     if not running and st.button("Resume", icon=":material/play_arrow:", type="primary",
                                  help="Embeds only what is missing; stored vectors are kept."):
         jobs.start(cur.ws, comp, api_keys(comp))
@@ -57,10 +58,11 @@ def _panel(cur: Current, was_running: bool, compact: bool) -> None:
 def _model_row(mid: str, result: dict, event: dict) -> None:
     status = result.get("status", "queued")
     if status == "error":
-        st.error(f"**{mid}** failed: {result.get('error', 'unknown error')}", icon=":material/error:")
+        reason = md_escape(result.get("error", "unknown error"))
+        st.error(f"**{md_escape(mid)}** failed: {reason}", icon=":material/error:")
         return
     if status == "done" and event.get("stage") != "evaluate":
-        st.progress(1.0, text=f"{mid} — done ({result.get('chunks', 0):,} chunks)")
+        st.progress(1.0, text=f"{md_escape(mid)} — done ({result.get('chunks', 0):,} chunks)")
         return
     done, total = event.get("done", 0), event.get("total") or result.get("chunks") or 0
     text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…"}.get(event.get("stage"))
@@ -70,7 +72,7 @@ def _model_row(mid: str, result: dict, event: dict) -> None:
         text = f"{done:,} / {total:,} chunks"
         if event.get("rate"):
             text += f" · {event['rate']:.0f} chunks/s · {_eta(event.get('eta_s'))} left"
-    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{mid} — {text or status}")
+    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{md_escape(mid)} — {text or status}")
 
 
 def _eta(seconds) -> str:

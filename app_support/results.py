@@ -22,7 +22,7 @@ def handles_search(cur: Current, query: str, k: int, qrels: dict | None = None):
     try:
         return explore.search_all(cur.ws, cur.ds, handles(cur), query, k, qrels)
     except (EmbedderError, StoreError, ValueError) as e:
-        st.error(f"Search failed: {e}")
+        st.error(f"Search failed: {md_escape(str(e))}")
         st.stop()
 
 

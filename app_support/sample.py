@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_support.text import md_escape
 from embedlab import comparison, jobs
 from embedlab.chunking import Chunking
 from embedlab.documents import load_paths
@@ -56,5 +57,5 @@ def sample_id() -> str | None:
     try:
         return _sample_id()
     except Exception as e:  # noqa: BLE001 - the app still opens (on New comparison) without a sample
-        st.warning(f"The bundled sample could not be prepared: {type(e).__name__}: {e}")
+        st.warning(f"The bundled sample could not be prepared: {type(e).__name__}: {md_escape(str(e))}")
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -17,6 +18,7 @@ import streamlit as st
 from embedlab import comparison, jobs
 from embedlab.workspace import Dataset, Workspace
 
+ENTRYPOINT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 _STICKY = "_url_state"  # page → {param: value}, in session_state (survives page switches)
 RECENT = "_recent_comparisons"  # ids this session created or opened: the picker shows only these
 
@@ -145,8 +147,25 @@ def load_current() -> Current | None:
     return Current(ws, comp, ds)
 
 
+def entrypoint_guard() -> None:
+    """Make sure streamlit_app.py ran before the page.
+
+    Streamlit treats a ``pages/`` folder as a v1 multipage app until st.navigation has run once
+    in the process, and then a deep link (/Map?c=…) runs the page file alone: no navigation, no
+    sidebar, no comparison. Here the entrypoint runs instead (its st.navigation opens this same
+    page), within this script run so no widget event is lost; then the outer run stops."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        import runpy
+
+        runpy.run_path(str(ENTRYPOINT), run_name="__main__")
+        st.stop()
+
+
 def require_current() -> Current:
     """For pages that need a comparison: stop the page (after the error) when there is none."""
+    entrypoint_guard()
     cur = st.session_state.get("_current")
     if cur is None:
         st.info("Open a comparison first: follow a link with `?c=<id>`, or create one on the "

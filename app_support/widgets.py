@@ -45,7 +45,7 @@ def model_chips(comp) -> None:
     with st.container(horizontal=True, gap="small"):
         for mid in comp.model_ids:
             status = comp.results.get(mid, {}).get("status", "queued")
-            st.badge(mid, color=colours.get(status, "gray"), help=f"status: {status}")
+            st.badge(md_escape(mid), color=colours.get(status, "gray"), help=f"status: {status}")
 
 
 def copy_link() -> None:

@@ -20,7 +20,7 @@ c2.metric("Chunks", f"{len(ds.chunks):,}")
 c3.metric("Models", len(comp.model_ids))
 c4.metric("Eval queries", f"{len(ds.eval_set.qrels):,}" if ds.eval_set else "none")
 if ds.eval_set and ds.eval_set.generated:
-    st.caption(f"The evaluation set was generated from the documents. {ds.eval_set.note}")
+    st.caption(f"The evaluation set was generated from the documents. {md_escape(ds.eval_set.note)}")
 
 rows = []
 for mid in comp.model_ids:

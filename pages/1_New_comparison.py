@@ -4,8 +4,10 @@ import streamlit as st
 
 from app_support import new_data, new_models, state, widgets
 from app_support.sample import sample_id
+from app_support.text import md_escape
 from embedlab import comparison, jobs
 
+state.entrypoint_guard()
 st.title("New comparison")
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 left.caption("Upload your documents, pick the models, and EmbedLab embeds them side by side. The run "
@@ -37,8 +39,9 @@ if models:
 st.header("4 · Run", divider="gray")
 name = st.text_input("Name", value=default_name, max_chars=120, key="new:name")
 ready = bool(models) and chunking is not None
-if st.button("Create comparison and start embedding", type="primary", icon=":material/rocket_launch:",
-             disabled=not ready):
+create = st.button("Create comparison and start embedding", type="primary", icon=":material/rocket_launch:",
+                disabled=not ready)
+if create:
     ws = state.workspace()
     try:
         with st.spinner("Chunking the documents…"):
@@ -47,7 +50,7 @@ if st.button("Create comparison and start embedding", type="primary", icon=":mat
                                         "skipped": [[s.name, s.reason] for s in loaded.skipped]})
         comp = comparison.create(ws, ds, models, name=name)
     except ValueError as e:
-        st.error(f"Cannot create this comparison: {e}")
+        st.error(f"Cannot create this comparison: {md_escape(str(e))}")
         st.stop()
     keys = st.session_state.get("_api_keys", {})
     jobs.start(ws, comp, {**state.api_keys(comp), **{m: k for m, k in keys.items() if m in comp.model_ids}})

@@ -4,7 +4,7 @@ and see each model's nearest neighbours highlighted on every map."""
 import streamlit as st
 
 from app_support import charts, maps, results, state
-from app_support.text import shorten
+from app_support.text import md_escape, shorten
 from embedlab import projection
 
 PAGE = "map"
@@ -94,7 +94,7 @@ for i, mid in enumerate(models):
         if picked is not None and picked != seen and picked != selected:
             st.session_state["map:pending"] = picked  # the widgets above take it on the rerun
             st.rerun()
-st.caption(f"Disparity: Procrustes residual after aligning onto {map_set.reference}'s map "
+st.caption(f"Disparity: Procrustes residual after aligning onto {md_escape(map_set.reference)}'s map "
            "(0 = the same shape, 1 = unrelated).")
 if len(map_set.ids) > maps.HOVER_POINTS:
     st.caption(f"Hover text is shown for {maps.HOVER_POINTS:,} sampled points; every point can be selected.")
@@ -103,7 +103,7 @@ if highlights:
     if selected is not None:
         chunk = ds.chunks[int(selected)]
         st.subheader(f"Chunk {int(selected)}")
-        st.caption(f"document {chunk.doc_id}")
+        st.caption(f"document {md_escape(chunk.doc_id)}")
         st.text(shorten(chunk.text, 600))
     else:
         st.subheader("Neighbours of the query")

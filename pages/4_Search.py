@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_support import results, state
-from app_support.text import shorten
+from app_support.text import md_escape, shorten
 
 PAGE = "search"
 cur = state.require_current()
@@ -54,5 +54,5 @@ qrels = ds.eval_set.qrels.get(qid) if qid and ds.eval_set else None
 with st.spinner("Searching every model…"):
     hits, timings = results.handles_search(cur, query, int(k), qrels)
 if qid and qrels:
-    st.caption(f"Query {qid} from the evaluation set: {len(qrels)} judged document(s).")
+    st.caption(f"Query {md_escape(qid)} from the evaluation set: {len(qrels)} judged document(s).")
 results.columns(hits, timings)

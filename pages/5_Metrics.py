@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support import charts, state, widgets
-from app_support.text import shorten
+from app_support.text import md_escape, shorten
 from embedlab import comparison, evaluation
 
 PAGE = "metrics"
@@ -20,7 +20,7 @@ if not scored:
     st.info("No model has been evaluated yet — the Overview page shows the run's progress.")
     st.stop()
 if ds.eval_set.generated:
-    st.warning(f"Generated evaluation set. {ds.eval_set.note}", icon=":material/auto_awesome:")
+    st.warning(f"Generated evaluation set. {md_escape(ds.eval_set.note)}", icon=":material/auto_awesome:")
 st.caption(f"{len(ds.eval_set.qrels):,} judged queries; documents are scored by their best chunk. "
            "nDCG, recall, MRR and MAP as trec_eval computes them.")
 
@@ -53,8 +53,8 @@ with m_col:
 rows = evaluation.per_query_wins(per_query[a], per_query[b], metric)
 wins, losses = sum(r[3] > 0 for r in rows), sum(r[3] < 0 for r in rows)
 w1, w2, w3 = st.columns(3)
-w1.metric(f"{a} better", wins)
-w2.metric(f"{b} better", losses)
+w1.metric(f"{md_escape(a)} better", wins)
+w2.metric(f"{md_escape(b)} better", losses)
 w3.metric("Ties", len(rows) - wins - losses)
 st.plotly_chart(charts.wins_bar(rows, a, b, metric), config=charts.PNG, key="wins_bar")
 frame = pd.DataFrame([{"query id": q, "query": shorten(ds.eval_set.queries.get(q, ""), 200), a: va, b: vb,

@@ -1,0 +1,234 @@
+"""Every dashboard page through Streamlit's AppTest, on one real comparison (fast models, real
+Milvus Lite in the session workspace): no exception, the right elements, URL state honoured,
+bad links answered with a clear error."""
+
+import os
+import subprocess
+
+import pytest
+from conftest import PY, ROOT
+
+from embedlab import comparison
+from embedlab.chunking import Chunking
+from embedlab.documents import Document
+
+APP = str(ROOT / "streamlit_app.py")
+MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25"]
+HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
+
+
+@pytest.fixture(scope="session")
+def app_comp(workspace, sample_docs):
+    """The comparison the pages open; the app's cached Workspace points at the same folder."""
+    os.environ["EMBEDLAB_WORKSPACE"] = str(workspace.root)
+    ds = workspace.add_dataset(sample_docs.documents, Chunking(256, 32), sample_docs.eval_set, name="sample")
+    comp = comparison.create(workspace, ds, MODELS, name=f"Pages {HOSTILE}")
+    comparison.run(workspace, comp)
+    assert comparison.is_complete(comp)
+    return comp
+
+
+@pytest.fixture(scope="session")
+def bare_comp(workspace, app_comp):
+    """No evaluation set, whole documents as chunks, one model: the pages' guards."""
+    docs = [Document(f"d{i}", f"title {i}", f"text number {i} about topic {i % 3}") for i in range(12)]
+    docs.append(Document("evil", HOSTILE, HOSTILE))
+    ds = workspace.add_dataset(docs, Chunking(0, 0), None, name="bare")
+    comp = comparison.create(workspace, ds, ["bm25"], name="bare")
+    comparison.run(workspace, comp)
+    return comp
+
+
+def run_page(page: str | None, cid: str | None, **params):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    if cid:
+        at.query_params["c"] = cid
+    if page:  # st.navigation registers the pages on the first run; a switch starts a fresh URL
+        at.run()
+        at.switch_page(page)
+        at.query_params.clear()
+        if cid:
+            at.query_params["c"] = cid
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_embedlab_never_imports_streamlit():
+    code = ("import importlib, pkgutil, sys, embedlab\n"
+            "for m in pkgutil.walk_packages(embedlab.__path__, 'embedlab.'):\n"
+            "    if m.name != 'embedlab.__main__':  # running it would start the CLI\n"
+            "        importlib.import_module(m.name)\n"
+            "assert 'streamlit' not in sys.modules, 'embedlab imported streamlit'\n"
+            "print('ok')")
+    out = subprocess.run([PY, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_overview_opens_the_linked_comparison(app_comp):
+    at = run_page(None, app_comp.id)
+    assert "Pages" in at.title[0].value and "<script>" not in at.title[0].value  # markdown-escaped
+    assert at.query_params["c"] == app_comp.id
+    assert len(at.dataframe) >= 1
+    assert {"Documents", "Chunks", "Models"} <= {m.label for m in at.metric}
+    assert "glove\\-50d" in texts(at.sidebar.markdown)  # model chips (badges are escaped markdown)
+
+
+@pytest.mark.parametrize("cid, message", [("A" * 24, "no comparison with that id"),
+                                          ("../../etc/passwd", "malformed")])
+def test_bad_link_shows_a_clear_error(app_comp, cid, message):
+    for page in (None, "pages/2_Map.py", "pages/5_Metrics.py"):
+        at = run_page(page, cid)
+        assert message in texts(at.error), texts(at.error)
+        assert "Open a comparison first" in texts(at.info)
+
+
+def test_damaged_manifest_is_an_error_not_a_traceback(workspace, app_comp):
+    broken = comparison.create(workspace, workspace.load_dataset(app_comp.dataset_key), ["bm25"], name="broken")
+    (workspace.comparison_dir(broken.id) / "manifest.json").write_text("{not json", "utf-8")
+    at = run_page(None, broken.id)
+    assert "damaged" in texts(at.error)
+
+
+def test_map_honours_url_state(app_comp):
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=3, k=5, color="cluster")
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # one map per model with vectors; the hybrid has none
+    assert at.session_state["w:map:p"] == 3 and at.session_state["w:map:k"] == 5
+    assert at.query_params["p"] == "3" and at.query_params["color"] == "cluster"
+    assert "Chunk 3" in texts(at.subheader)
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["bm25", "model2vec", "glove-50d"] and len(table) == 5
+
+
+def test_map_with_query_and_umap_preview(app_comp):
+    at = run_page("pages/2_Map.py", app_comp.id, q="vitamin D deficiency", color="disagreement")
+    assert len(at.get("plotly_chart")) == 3
+    assert "Neighbours of the query" in texts(at.subheader)
+    # UMAP may still be compiling: the PCA maps are there meanwhile, and the page says so.
+    assert "UMAP" in texts(at.info) or not at.info
+
+
+def test_map_state_survives_page_switches(app_comp):
+    """Sidebar navigation drops the query string; c and each page's own values come back."""
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=7)
+    at.switch_page("pages/4_Search.py")
+    at.query_params.clear()
+    at.run()
+    assert at.query_params == {"c": app_comp.id}
+    at.switch_page("pages/2_Map.py")
+    at.query_params.clear()
+    at.run()
+    assert at.query_params.get("p") == "7" and at.query_params["kind"] == "pca"
+    assert at.query_params["c"] == app_comp.id
+
+
+def test_neighbourhoods(app_comp):
+    at = run_page("pages/3_Neighbourhoods.py", app_comp.id, k=5)
+    assert len(at.get("plotly_chart")) == 2  # Jaccard and RBO heatmaps
+    top = at.dataframe[0].value
+    assert len(top) == 25 and top["disagreement"].is_monotonic_decreasing
+    assert at.query_params["p"] == str(top["chunk"].iloc[0])
+
+
+def test_search_marks_relevant_and_shared(app_comp, workspace):
+    ev = workspace.load_dataset(app_comp.dataset_key).eval_set
+    qid = next(iter(ev.qrels))
+    at = run_page("pages/4_Search.py", app_comp.id, qid=qid, k=5)
+    assert at.text_input[0].value == ev.queries[qid]
+    body = texts(at.markdown)
+    for mid in MODELS:
+        assert f"#### {mid}" in body.replace("\\", "")
+    assert "relevant in top 5" in texts(at.caption)
+
+
+def test_search_typed_query_without_judgements(app_comp):
+    at = run_page("pages/4_Search.py", app_comp.id, q="insulin resistance in muscle")
+    assert "relevant in top" not in texts(at.caption)
+    assert "#1" in texts(at.markdown)
+
+
+def test_metrics_and_wins(app_comp):
+    at = run_page("pages/5_Metrics.py", app_comp.id, a="bm25", b="glove-50d")
+    table = at.dataframe[0].value
+    assert set(table["model"]) == set(MODELS)
+    assert table.set_index("model").loc["bm25", "ndcg@10"] > table.set_index("model").loc["glove-50d", "ndcg@10"]
+    assert len(at.get("download_button")) == 2
+    assert at.selectbox[0].value == "bm25" and at.selectbox[1].value == "glove-50d"
+
+
+def test_guards_without_eval_set(bare_comp):
+    at = run_page("pages/5_Metrics.py", bare_comp.id)
+    assert "no evaluation set" in texts(at.info)
+    at = run_page("pages/3_Neighbourhoods.py", bare_comp.id)
+    assert "needs two models" in texts(at.info)
+    at = run_page("pages/4_Search.py", bare_comp.id, q="topic")
+    assert "No evaluation set" in texts(at.caption)
+
+
+def test_costs(app_comp):
+    at = run_page("pages/6_Costs.py", app_comp.id, docs=5000, qpm=1000)
+    measured = at.dataframe[-3].value if len(at.dataframe) > 3 else at.dataframe[1].value
+    assert {"bm25", "model2vec", "glove-50d"} <= set(measured["model"])
+    assert "5,000 documents" in texts(at.subheader)
+    assert len(at.get("arrow_data_frame")) or at.dataframe
+
+
+def test_share_link_and_report(app_comp):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["c"] = app_comp.id
+    at.context["url"] = "http://team.example:8501/Share"
+    at.run()
+    at.switch_page("pages/8_Share.py").run()
+    assert not at.exception
+    link = [c.value for c in at.code if "c=" in c.value][0]
+    assert link.startswith("http://team.example:8501/") and f"c={app_comp.id}" in link
+    assert len(at.get("download_button")) == 2
+
+
+def test_new_comparison_from_upload(workspace, app_comp, monkeypatch):
+    from app_support import new_models
+
+    monkeypatch.setattr(new_models, "DEFAULT", ("bm25",))  # the quickest model is enough here
+    at = run_page("pages/1_New_comparison.py", app_comp.id)
+    files = [("notes.txt", b"Embedding models map text to vectors.\n\nSome are sparse.", "text/plain"),
+             ("evil.md", f"# {HOSTILE}\n\nmarkdown body".encode(), "text/markdown"),
+             ("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(64), "text/plain")]
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    loaded, skipped = at.dataframe[0].value, at.dataframe[1].value
+    assert set(loaded["file"]) >= {"notes.txt", "evil.md"} and "photo.txt" in set(skipped["file"])
+    editor = at.dataframe[2].value  # the model table: bundled models listed first
+    assert list(editor["model"])[:1] == ["minilm"]
+    create = [b for b in at.button if "Create comparison" in b.label][0]
+    create.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    cid = at.query_params["c"]
+    assert cid != app_comp.id
+    made = comparison.load(workspace, cid)
+    assert made.model_ids == ["bm25"]
+    from embedlab import jobs
+
+    job = jobs.get(cid)
+    job.thread.join(120)
+    assert comparison.is_complete(comparison.load(workspace, cid))
+
+
+def test_first_start_opens_the_sample_with_a_stable_id(workspace, app_comp, monkeypatch):
+    """No ?c= → the bundled sample, created once; its id survives a restart (the pointer file)."""
+    from app_support import sample
+
+    monkeypatch.setattr(sample, "SAMPLE_MODELS", ["bm25", "model2vec"])  # fast models in tests
+    at = run_page(None, None)
+    cid = at.query_params["c"]
+    assert (workspace.root / "sample.json").exists() and sample.SAMPLE_NAME in at.title[0].value.replace("\\", "")
+    assert sample.ensure_sample(workspace).id == cid  # what the next process start finds
