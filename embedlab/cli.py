@@ -17,7 +17,8 @@ COLUMNS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.getLogger("pymilvus").setLevel(logging.ERROR)
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # our own message says it better
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
@@ -75,6 +76,7 @@ def cmd_evaluate(args) -> int:
     from .workspace import Workspace
 
     ws = Workspace(args.workspace)
+    ws.store  # noqa: B018 — fail fast, before any work, when another process holds the workspace
     loaded = load_paths(args.data, split=args.split)
     for s in loaded.skipped:
         print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
@@ -120,7 +122,8 @@ def format_table(out: dict) -> str:
             continue
         rows.append([mid, *(_fmt(r[c]) for c in COLUMNS), str(r["chunks"]), str(r["embedded_now"]),
                      _fmt(r["embed_seconds"], 1), _fmt(r["query_ms_p50"], 1)])
-    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(head))]
+    full = [r for r in rows if len(r) == len(head)]  # an error row must not widen every column
+    widths = [max(len(r[i]) for r in full) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows)
 
 

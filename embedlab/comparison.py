@@ -80,7 +80,7 @@ def save(ws: Workspace, comp: Comparison) -> None:
 
 
 def load(ws: Workspace, cid: str) -> Comparison:
-    if not isinstance(cid, str) or not ID_RE.match(cid):
+    if not isinstance(cid, str) or not ID_RE.fullmatch(cid):
         raise ComparisonNotFound("that link does not name a comparison (malformed id)")
     path = ws.comparison_dir(cid) / "manifest.json"
     if not path.exists():
@@ -101,6 +101,7 @@ def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_k
         evaluate: bool = True) -> Comparison:
     """Embed what is missing for every model, then evaluate. One model failing does not stop
     the others; its error is recorded on the comparison."""
+    ws.store  # noqa: B018 — a locked workspace is one error for the run, not one per model
     ds = ws.load_dataset(comp.dataset_key)
     emit = progress or (lambda event: None)
     handles = {}

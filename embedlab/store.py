@@ -95,8 +95,13 @@ class Store:
     def ensure(self, name: str, dim: int | None, sparse: bool) -> None:
         with _write_lock:
             if not self.client.has_collection(name):
-                self.client.create_collection(name, schema=self._schema(dim, sparse),
-                                              index_params=self._index(sparse))
+                try:
+                    self.client.create_collection(name, schema=self._schema(dim, sparse),
+                                                  index_params=self._index(sparse))
+                except Exception:
+                    # another process sharing a Milvus server may have created it since our check
+                    if not self.client.has_collection(name):
+                        raise
             self._load(name)
 
     def _schema(self, dim, sparse):

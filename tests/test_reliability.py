@@ -194,8 +194,6 @@ def held(tmp_path_factory):
         a.kill9()
 
 
-@pytest.mark.xfail(strict=True, reason="engine: cli.cmd_evaluate should open ws.store before anything else and "
-                   "cli.main silence the milvus_lite logger (it prints the lock traceback)")
 def test_a_second_process_is_refused_at_once_with_one_clear_line(held):
     ws, _, data = held
     t = time.perf_counter()
@@ -282,8 +280,6 @@ def test_vectors_live_on_the_server(tmp_path, milvus_server):
     assert not (tmp_path / "w1" / "milvus.db").exists() and not (tmp_path / "w2" / "milvus.db").exists()
 
 
-@pytest.mark.xfail(strict=False, reason="engine: Store.ensure races with another process creating the "
-                   "same collection ([Errno 17] File exists) — fails about every other run until fixed")
 def test_two_cli_processes_write_to_the_server_at_once(tmp_path, milvus_server):
     data = corpus(tmp_path / "data", 90)
     both = [subprocess.Popen(cli_args(data, "bm25", tmp_path / f"c{i}", tmp_path / f"c{i}.json"), cwd=ROOT,
@@ -301,8 +297,6 @@ def test_two_cli_processes_write_to_the_server_at_once(tmp_path, milvus_server):
     assert len(store.client.query(name, filter="id >= 0", output_fields=["id"], limit=1000)) == 90
 
 
-@pytest.mark.xfail(strict=True, reason="engine: Store.ensure should re-check has_collection when "
-                   "create_collection fails (another process created it meanwhile)")
 def test_ensure_accepts_a_collection_another_process_created_meanwhile(milvus_server):
     from pymilvus import MilvusClient
 

@@ -161,8 +161,6 @@ def test_comparison_records_the_faulty_model_and_finishes_the_others(workspace, 
     assert events[-1] == {"stage": "finished"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine: registry._build lets the factory's TypeError escape "
-                   "comparison.run; it should raise UnknownEmbedderError naming the option")
 def test_an_option_the_model_does_not_take_is_that_models_error(workspace, small_dataset):
     opts = {"base_url": "http://127.0.0.1:9/v1", "colour": "blue"}
     comp = comparison.create(workspace, small_dataset, ["bm25", {"id": "openai:odd", "options": opts}])

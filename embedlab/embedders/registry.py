@@ -111,6 +111,9 @@ def _build(cid: str, options: dict):
     else:
         spec = SPECS[cid]
     module_name, factory = spec.target.split(":")
-    emb = getattr(importlib.import_module(module_name), factory)(**spec.kwargs, **options)
+    try:
+        emb = getattr(importlib.import_module(module_name), factory)(**spec.kwargs, **options)
+    except TypeError as e:  # an option this model does not take: that model's error, not a crash
+        raise UnknownEmbedderError(f"{cid}: {e}") from None
     emb.id = cid
     return emb
