@@ -62,6 +62,10 @@ register(Spec("model2vec", _P + "static:bundled_model2vec",
 register(Spec("minilm-l3-onnx", _P + "onnx:bundled_minilm_l3",
               "paraphrase-MiniLM-L3-v2 on onnxruntime — 3-layer MiniLM, fastest transformer here",
               aliases=("paraphrase-minilm-l3-v2",)))
+register(Spec("minilm-onnx", _P + "onnx_export:minilm_onnx",
+              "all-MiniLM-L6-v2 on onnxruntime (fused fp32, exported once per workspace) — minilm's vectors"))
+register(Spec("minilm-onnx-int8", _P + "onnx_export:minilm_onnx_int8",
+              "all-MiniLM-L6-v2 on onnxruntime, int8 weights — about 2× faster than PyTorch, cosine ≈ 0.995 to it"))
 
 
 def canonical_id(model_id: str) -> str:
