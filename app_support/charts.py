@@ -44,7 +44,7 @@ def wins_bar(rows: list[tuple[str, float, float, float]], a: str, b: str, metric
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
                       title=dict(text=f"{metric}: {label(a)} − {label(b)} per query", font=dict(size=13)),
                       xaxis=dict(title="queries, sorted by difference", showticklabels=False),
-                      yaxis=dict(title="Δ", zeroline=True))
+                      yaxis=dict(title=dict(text="A − B"), zeroline=True))
     return fig
 
 
@@ -55,4 +55,17 @@ def heatmap(matrix, model_ids: list[str], title: str, zmax: float = 1.0) -> go.F
                                hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=120 + 60 * len(model_ids),
                       margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def latency_bar(results: dict[str, dict]) -> go.Figure:
+    """Query latency p50 and p95 per model (milliseconds)."""
+    names = [label(m) for m in results]
+    fig = go.Figure()
+    for key, name, colour in (("query_ms_p50", "p50", PALETTE[0]), ("query_ms_p95", "p95", PALETTE[4])):
+        values = [r.get(key) for r in results.values()]
+        fig.add_bar(name=name, x=names, y=values, marker_color=colour, textposition="outside", cliponaxis=False,
+                    text=[f"{v:.0f}" if v is not None else "" for v in values])
+    fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis=dict(title=dict(text="ms per query")), legend=dict(orientation="h", y=1.12))
     return fig

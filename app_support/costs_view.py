@@ -3,6 +3,8 @@ timings from the run; cached per comparison and model."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -12,6 +14,19 @@ from embedlab.chunking import truncation_report
 from embedlab.retrieval import open_model
 
 NNZ_SAMPLE = 256  # chunks encoded to measure a sparse model's mean non-zeros per vector
+TIMING_SAMPLE = 64  # chunks timed when the run itself measured nothing (it reused stored vectors)
+
+
+def _sample_seconds_per_chunk(emb, texts: list[str]) -> float | None:
+    """Wall time per chunk on an evenly spread sample, after a warm-up batch. Not for paid
+    endpoints: a measurement must not cost the user money."""
+    if emb.id.startswith("openai:") or not texts:
+        return None
+    sample = texts[:: max(1, len(texts) // TIMING_SAMPLE)][:TIMING_SAMPLE]
+    emb.encode_documents(sample[:4])
+    t = time.perf_counter()
+    emb.encode_documents(sample)
+    return (time.perf_counter() - t) / len(sample)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -24,7 +39,9 @@ def measure(cid: str, mid: str, _keys: dict | None = None) -> dict:
     report = truncation_report(emb, ds.chunk_texts)
     queries = list(ds.eval_set.queries.values()) if ds.eval_set else []
     out = {**report, "query_tokens_mean": costs.token_counts(emb, queries)["mean"] if queries else None,
-           "sparse": emb.sparse, "dim": None if emb.sparse else emb.dim}
+           "sparse": emb.sparse, "dim": None if emb.sparse else emb.dim,
+           "sample_s_per_chunk": None if comp.results[mid].get("chunks_per_s") else
+           _sample_seconds_per_chunk(emb, ds.chunk_texts)}
     if emb.sparse:
         step = max(1, len(ds.chunks) // NNZ_SAMPLE)
         vecs = emb.encode_documents(ds.chunk_texts[::step][:NNZ_SAMPLE])
@@ -41,11 +58,17 @@ def rows(cur: Current) -> tuple[list[dict], dict]:
         r = cur.comp.results[mid]
         m = measure(cur.comp.id, mid, api_keys(cur.comp))
         stats[mid] = m
-        embedded = r.get("embedded_now") or 0
-        # A resumed run timed only its own part: scale it to the whole corpus.
-        seconds = r.get("embed_seconds", 0) * len(cur.ds.chunks) / embedded if embedded else None
-        out.append({"model": mid, "chunks": len(cur.ds.chunks), "tokens": m["total"], "embed_seconds": seconds or 0.0,
-                    "measured": bool(embedded), "query_ms_p50": r.get("query_ms_p50"),
+        embedded, n = r.get("embedded_now") or 0, len(cur.ds.chunks)
+        if embedded:  # a resumed run timed only its own part: scale it to the whole corpus
+            seconds, source = r.get("embed_seconds", 0) * n / embedded, "this run"
+        elif r.get("chunks_per_s"):  # stored vectors reused: the speed an earlier run measured
+            seconds, source = n / r["chunks_per_s"], "earlier run"
+        elif m.get("sample_s_per_chunk") is not None:
+            seconds, source = m["sample_s_per_chunk"] * n, f"timed on {TIMING_SAMPLE} chunks"
+        else:
+            seconds, source = None, "not measured"
+        out.append({"model": mid, "chunks": n, "tokens": m["total"], "embed_seconds": seconds or 0.0,
+                    "measured": seconds is not None, "timing": source, "query_ms_p50": r.get("query_ms_p50"),
                     "query_ms_p95": r.get("query_ms_p95"), "dim": m["dim"], "nnz_mean": m.get("nnz_mean")})
     return out, stats
 

@@ -111,15 +111,23 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
                                  hovertemplate="chunk %{customdata}<br>%{text}<extra></extra>"))
     for i, name in enumerate(names or []):  # legend-only entries: category colours, no data sent
         if len(names) <= 20:
-            fig.add_scattergl(x=[None], y=[None], mode="markers", name=label(name), legendgroup="colour",
+            fig.add_scattergl(x=[None], y=[None], mode="markers", name=label(name),
                               marker=dict(color=PALETTE[i % len(PALETTE)], size=8))
     _add_highlights(fig, mid, maps, highlights, selected, model_colours(models))
-    fig.update_layout(height=430, margin=dict(l=0, r=0, t=30, b=0), dragmode="pan", clickmode="event+select",
+    fig.update_layout(height=470, margin=dict(l=0, r=0, t=30, b=0), dragmode="pan", clickmode="event+select",
                       title=dict(text=title or label(mid), font=dict(size=14)), uirevision=mid,
-                      legend=dict(orientation="h", y=-0.02, font=dict(size=10),
-                                  title=dict(text="rings: neighbours under" if highlights else "")),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
+                      legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=10), traceorder="normal",
+                                  itemwidth=30, tracegroupgap=0),
+                      xaxis=dict(visible=False, range=_span(maps, 0)), yaxis=dict(visible=False, range=_span(maps, 1)))
     return fig
+
+
+def _span(maps: projection.MapSet, axis: int) -> list[float]:
+    """One range for every map: they are aligned, so a point's place on screen compares too."""
+    lo = min(float(np.nanmin(xy[:, axis])) for xy in maps.coords.values())
+    hi = max(float(np.nanmax(xy[:, axis])) for xy in maps.coords.values())
+    pad = (hi - lo) * 0.04 or 1.0
+    return [lo - pad, hi + pad]
 
 
 def _add_highlights(fig, mid, maps, highlights, selected, colours) -> None:
@@ -129,7 +137,7 @@ def _add_highlights(fig, mid, maps, highlights, selected, colours) -> None:
         rows = [row[c] for c in chunk_ids if c in row]
         if rows:
             fig.add_scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=label(owner),
-                              customdata=np.array([maps.ids[r] for r in rows], np.int32), legendgroup="nn",
+                              customdata=np.array([maps.ids[r] for r in rows], np.int32),
                               marker=dict(size=13 - 2 * min(j, 3), color="rgba(0,0,0,0)",
                                           line=dict(width=2.5, color=colours.get(owner, "#333"))),
                               hovertemplate=f"{label(owner)} neighbour · chunk %{{customdata}}<extra></extra>")

@@ -17,7 +17,7 @@ FORMATS = "txt, md, html, pdf, docx, csv / tsv, json / jsonl, and zip archives o
 def _limits_caption() -> str:
     lim = Limits()
     return (f"Reads {FORMATS}. Limits: {human_bytes(lim.max_file_bytes)} per file, "
-            f"{human_bytes(lim.max_total_bytes)} per upload, {lim.max_files:,} files, zips nested "
+            f"{lim.max_total_bytes / 1024**3:g} GB per upload, {lim.max_files:,} files, zips nested "
             f"{lim.max_zip_depth} deep and compressed at most {lim.max_zip_ratio:.0f}:1. For bigger "
             "corpora run `python -m embedlab evaluate --data <folder>` on the server.")
 
@@ -54,6 +54,10 @@ def _columns(files) -> tuple[str | None, str | None]:
     return text, title
 
 
+def _height(rows: int) -> int:
+    return 38 + 35 * min(max(rows, 1), 8)  # header + up to 8 rows, then it scrolls
+
+
 def report(result: documents.LoadResult) -> None:
     """What was read and what was skipped, with the reason for each skip."""
     docs = len(result.documents)
@@ -62,12 +66,13 @@ def report(result: documents.LoadResult) -> None:
     left, right = st.columns(2)
     with left:
         st.caption("Loaded")
-        st.dataframe(pd.DataFrame(result.loaded, columns=["file", "documents"]), hide_index=True, height=180)
+        st.dataframe(pd.DataFrame(result.loaded, columns=["file", "documents"]), hide_index=True,
+                     height=_height(len(result.loaded)))
     with right:
         st.caption("Skipped")
         if result.skipped:
             st.dataframe(pd.DataFrame([(s.name, s.reason) for s in result.skipped], columns=["file", "reason"]),
-                         hide_index=True, height=180)
+                         hide_index=True, height=_height(len(result.skipped)))
         else:
             st.text("nothing skipped")
 
@@ -79,8 +84,7 @@ def documents_step() -> tuple[documents.LoadResult | None, str]:
         result = _sample()
         st.caption(f"{SAMPLE_NAME}: 500 SciFact abstracts with 100 judged queries (CC BY / ODC-By).")
         return result, SAMPLE_NAME
-    files = st.file_uploader("Documents (several files, or one zip)", accept_multiple_files=True, key="new:files",
-                             help=_limits_caption())
+    files = st.file_uploader("Documents (several files, or one zip)", accept_multiple_files=True, key="new:files")
     st.caption(_limits_caption())
     if not files:
         return None, ""

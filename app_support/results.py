@@ -26,20 +26,27 @@ def handles_search(cur: Current, query: str, k: int, qrels: dict | None = None):
         st.stop()
 
 
-def hit_card(hit: explore.Result, n_models: int, snippet: int = 320) -> None:
-    with st.container(border=True):
-        title = md_escape(shorten(hit.title or hit.doc_id, 90))
-        st.markdown(f"**#{hit.rank}** · `{hit.score:.3f}` · {title}")
-        with st.container(horizontal=True, gap="small"):
-            if hit.relevant:
-                st.badge("relevant", icon=":material/check:", color="green")
-            elif hit.relevant is False:
-                st.badge("not judged relevant", color="gray")
-            if n_models > 1 and hit.shared > 1:
-                st.badge(f"in {hit.shared}/{n_models} models", icon=":material/join_inner:", color="blue")
-            elif n_models > 1:
-                st.badge("only this model", color="orange")
-        st.caption(md_escape(shorten(hit.text, snippet)))
+def _badges(hit: explore.Result, n_models: int) -> str:
+    out = []
+    if hit.relevant:
+        out.append(":green-badge[:material/check: relevant]")
+    elif hit.relevant is False:
+        out.append(":gray-badge[not relevant]")
+    if n_models > 1:
+        out.append(f":blue-badge[:material/join_inner: {hit.shared}/{n_models} models]" if hit.shared > 1
+                   else ":orange-badge[only here]")
+    return " ".join(out)
+
+
+def hit_card(hit: explore.Result, n_models: int, snippet: int = 240) -> None:
+    """One hit: rank, score and badges; the title; the start of the chunk (as plain text)."""
+    with st.container(border=True, gap="small"):
+        st.markdown(f"**#{hit.rank}** `{hit.score:.3f}` {_badges(hit, n_models)}")
+        st.markdown(f"**{md_escape(shorten(hit.title or hit.doc_id, 90))}**")
+        text = hit.text  # a document's first chunk starts with its title: do not show it twice
+        if hit.title and text.startswith(hit.title):
+            text = text[len(hit.title):]
+        st.text(shorten(text, snippet))
 
 
 def columns(results: dict[str, list], timings: dict[str, float] | None = None, per_row: int = 4) -> None:
@@ -51,8 +58,7 @@ def columns(results: dict[str, list], timings: dict[str, float] | None = None, p
             with col:
                 hits = results[mid]
                 judged = [h for h in hits if h.relevant is not None]
-                head = f"#### {md_escape(mid)}"
-                st.markdown(head)
+                st.markdown(f"##### {md_escape(mid)}")
                 meta = []
                 if timings and mid in timings:
                     meta.append(f"{timings[mid]:.0f} ms")
@@ -71,10 +77,10 @@ def neighbour_table(ds, lists: dict[str, list[int]]) -> None:
     for ids in lists.values():
         for c in set(ids):
             counts[c] = counts.get(c, 0) + 1
-    table = {m: [f"[{counts[c]}/{len(lists)}] {ds.chunks[c].doc_id} · {shorten(ds.chunks[c].text, 110)}"
-                 for c in ids] for m, ids in lists.items()}
+    table = {m: [f"[{counts[c]}/{len(lists)}] {shorten(ds.chunks[c].text, 120)}" for c in ids]
+             for m, ids in lists.items()}
     width = max(map(len, table.values()), default=0)
     frame = pd.DataFrame({m: v + [""] * (width - len(v)) for m, v in table.items()}, index=range(1, width + 1))
     st.dataframe(frame, column_config={m: st.column_config.TextColumn(width="medium") for m in frame.columns})
     st.caption("Rank down the rows. [s/m]: how many of the models have this chunk among their neighbours; "
-               "then the document id and the start of the chunk.")
+               "then the start of the chunk (hover a cell for more).")

@@ -28,11 +28,11 @@ for mid in comp.model_ids:
     m = r.get("metrics", {})
     rows.append({"model": mid, "status": r.get("status", "queued"), "nDCG@10": m.get("ndcg@10"),
                  "recall@100": m.get("recall@100"), "MRR@10": m.get("mrr@10"),
-                 "embed s": r.get("embed_seconds"), "query ms p50": r.get("query_ms_p50"),
+                 "chunks / s": r.get("chunks_per_s"), "query ms p50": r.get("query_ms_p50"),
                  "error": r.get("error", "")})
 st.subheader("Models")
 frame = pd.DataFrame(rows)
-numeric = ["nDCG@10", "recall@100", "MRR@10", "embed s", "query ms p50"]
+numeric = ["nDCG@10", "recall@100", "MRR@10", "chunks / s", "query ms p50"]
 frame[numeric] = frame[numeric].astype(float)  # blank, not "None", while a model is running
 if not ds.eval_set:
     frame = frame.drop(columns=["nDCG@10", "recall@100", "MRR@10"])
@@ -42,7 +42,7 @@ st.dataframe(frame, hide_index=True, placeholder="–", column_config={
     "nDCG@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
     "recall@100": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
     "MRR@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
-    "embed s": st.column_config.NumberColumn(format="%.1f"),
+    "chunks / s": st.column_config.NumberColumn(format="%.1f", help="embedding speed measured during the run"),
     "query ms p50": st.column_config.NumberColumn(format="%.1f")})
 
 with st.expander("Model cards — the eight factors, with sources", icon=":material/badge:"):

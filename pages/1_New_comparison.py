@@ -16,29 +16,29 @@ if right.button("Open the bundled sample", icon=":material/science:", width="str
     state.open_comparison(sample_id())
     st.switch_page("pages/0_Overview.py", query_params={"c": sample_id()})
 
-st.header("1 · Documents", divider="gray")
+st.subheader("1 · Documents", divider="gray")
 loaded, default_name = new_data.documents_step()
-if loaded is None:
-    st.stop()
-if not loaded.documents:
+has_docs = bool(loaded and loaded.documents)
+if loaded is not None and not has_docs:
     st.error("No documents could be read from these files — see the reasons above.")
-    st.stop()
-chunking = new_data.chunking_step()
+chunking, eval_set = None, None
+if has_docs:
+    chunking = new_data.chunking_step()
+    st.subheader("2 · Evaluation set (optional)", divider="gray")
+    st.caption("Queries with relevance judgements give nDCG, recall and MRR per model. Without them you "
+               "still get maps, neighbourhoods, search and costs.")
+    eval_set = new_data.eval_step(loaded)
 
-st.header("2 · Evaluation set (optional)", divider="gray")
-st.caption("Queries with relevance judgements give nDCG, recall and MRR per model. Without them you "
-           "still get maps, neighbourhoods, search and costs.")
-eval_set = new_data.eval_step(loaded)
-
-st.header("3 · Models", divider="gray")
+st.subheader("3 · Models", divider="gray")
 models = new_models.models_step()
 if models:
     with st.expander(f"Model cards for the {len(models)} chosen models", icon=":material/badge:", expanded=False):
         widgets.cards_table([m["id"] for m in models])
 
-st.header("4 · Run", divider="gray")
-name = st.text_input("Name", value=default_name, max_chars=120, key="new:name")
-ready = bool(models) and chunking is not None
+st.subheader("4 · Run", divider="gray")
+name = st.text_input("Name", max_chars=120, key="new:name", placeholder=default_name or "a name for this comparison")
+name = name.strip() or default_name
+ready = has_docs and bool(models) and chunking is not None
 create = st.button("Create comparison and start embedding", type="primary", icon=":material/rocket_launch:",
                 disabled=not ready)
 if create:
@@ -56,5 +56,5 @@ if create:
     jobs.start(ws, comp, {**state.api_keys(comp), **{m: k for m, k in keys.items() if m in comp.model_ids}})
     state.open_comparison(comp.id)
     st.switch_page("pages/0_Overview.py", query_params={"c": comp.id})
-if not models:
-    st.caption("Choose at least one model.")
+if not ready:
+    st.caption("Needs documents (step 1) and at least one model (step 3).")

@@ -30,7 +30,7 @@ with c1:
     kind = state.url_widget(PAGE, "kind", st.segmented_control, "Layout", "umap", valid=lambda v: v in ("umap", "pca"),
                             options=["umap", "pca"], format_func=str.upper, required=True)
 with c2:
-    colour_by = state.url_widget(PAGE, "color", st.selectbox, "Colour by", "document",
+    colour_by = state.url_widget(PAGE, "color", st.selectbox, "Colour by", "cluster",
                                  valid=lambda v: v in colour_opts, options=list(colour_opts),
                                  format_func=colour_opts.get)
 with c3:
@@ -77,6 +77,10 @@ elif query.strip():
 with st.spinner("Colouring…"):
     colour, names = maps.colouring(colour_by, cur.ws, comp, ds, map_set, int(k))
 hover = maps.hover_texts(ds, map_set.ids)
+if highlights:
+    what = f"chunk {int(selected)}" if selected is not None else "the query"
+    st.caption(f"Rings: the {int(k)} nearest neighbours of {what} under each model, in that model's legend "
+               "colour — on every map, so you see where one model's neighbours sit in another's space.")
 cols = st.columns(min(len(models), 3))
 for i, mid in enumerate(models):
     with cols[i % len(cols)]:

@@ -24,7 +24,7 @@ if ds.eval_set.generated:
 st.caption(f"{len(ds.eval_set.qrels):,} judged queries; documents are scored by their best chunk. "
            "nDCG, recall, MRR and MAP as trec_eval computes them.")
 
-columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100", "precision@10"]
+columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
 table = pd.DataFrame([{"model": m, **{c: v.get(c) for c in columns},
                        "queries": comp.results[m].get("n_queries")} for m, v in scored.items()])
 bar = {c: st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0) for c in columns}

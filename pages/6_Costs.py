@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import costs_view, state
+from app_support import charts, costs_view, state
 from embedlab import costs
 
 PAGE = "costs"
@@ -21,7 +21,7 @@ with st.spinner("Counting tokens under each model's tokenizer…"):
     rows, stats = costs_view.rows(cur)
 models = [r["model"] for r in rows]
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3 = st.columns([2, 2, 1.4])
 docs_per_chunk = len(ds.documents) / max(len(ds.chunks), 1)
 with c1:
     target_docs = state.url_widget(PAGE, "docs", st.number_input, "Project to a corpus of (documents)", 1_000_000,
@@ -30,7 +30,8 @@ with c2:
     monthly = state.url_widget(PAGE, "qpm", st.number_input, "Queries per month", 100_000, parse=int,
                                valid=lambda v: v >= 0, min_value=0, step=10_000)
 with c3:
-    st.metric("This corpus", f"{len(ds.documents):,} docs", f"{len(ds.chunks):,} chunks", delta_color="off")
+    st.metric("This corpus", f"{len(ds.documents):,} docs")
+    st.caption(f"{len(ds.chunks):,} chunks of {comp.chunking.get('size')} tokens")
 
 st.subheader("Prices")
 edited = st.data_editor(pd.DataFrame(costs_view.price_rows(models)), hide_index=True, disabled=["model", "source"],
@@ -53,9 +54,8 @@ for row in table:
                      "tokens / chunk": s["mean"], "over context %": s["over_context_pct"],
                      "embed ms / chunk": row["sec_per_chunk"] * 1000 if row["measured"] else None,
                      "embed ms / 1k tokens": row["ms_per_1k_tokens"] if row["measured"] else None,
-                     "query p50 ms": row["query_ms_p50"], "query p95 ms": row["query_ms_p95"],
-                     "storage MB": costs_view.mb(row["storage"]), "cost of this corpus $": row["corpus_cost"],
-                     "price source": row["price_source"]})
+                     "timing": row["timing"],
+                     "storage MB": costs_view.mb(row["storage"]), "cost of this corpus $": row["corpus_cost"]})
     projected.append({"model": row["model"], "tokens": p["tokens"],
                       "embedding time h": p["seconds"] / 3600 if row["measured"] else None,
                       "storage GB": None if p["storage_bytes"] is None else p["storage_bytes"] / 1024**3,
@@ -64,20 +64,23 @@ for row in table:
                                             if row["price"] is not None else None)})
 
 num = {c: st.column_config.NumberColumn(format="%.2f") for c in
-       ["tokens / chunk", "over context %", "embed ms / chunk", "embed ms / 1k tokens", "query p50 ms",
-        "query p95 ms", "storage MB", "embedding time h", "storage GB"]}
+       ["tokens / chunk", "over context %", "embed ms / chunk", "embed ms / 1k tokens", "storage MB",
+        "embedding time h", "storage GB"]}
 money = {c: st.column_config.NumberColumn(format="$%.4f") for c in
          ["cost of this corpus $", "embedding cost $", "queries / month $"]}
 st.subheader("Measured on this corpus")
 st.dataframe(pd.DataFrame(measured), hide_index=True, placeholder="–", column_config={**num, **money})
-st.caption("Embed times are the run's own (a run that reused stored vectors measured nothing: blank). "
-           "Query latency is encode + search of one query, p50/p95 over the eval queries. "
-           f"Storage: float32 vectors plus an index estimate — {costs.INDEX_NOTE}.")
-st.subheader(f"Projected to {target_docs:,} documents (≈{target_chunks:,} chunks) and {monthly:,} queries/month")
+st.caption("Embed times are the run's own; where the run reused stored vectors they were timed on a sample "
+           f"here. Over context: chunks longer than the model's window (it truncates them). Storage: float32 "
+           f"vectors plus an {costs.INDEX_NOTE.removeprefix('index_estimate is an estimate: ')} (estimate).")
+st.subheader(f"Projected: {target_docs:,} documents, {monthly:,} queries a month")
+st.caption(f"≈{target_chunks:,} chunks at this corpus's {1 / docs_per_chunk:.2f} chunks per document.")
 st.dataframe(pd.DataFrame(projected), hide_index=True, placeholder="–", column_config={**num, **money})
-hybrids = [m for m in cur.done_models() if m.startswith("hybrid:")]
-if hybrids:
-    lat = pd.DataFrame([{"hybrid": m, "query p50 ms": comp.results[m].get("query_ms_p50"),
-                         "query p95 ms": comp.results[m].get("query_ms_p95")} for m in hybrids])
-    st.caption("Hybrids store nothing of their own: they cost what their two parts cost, and query both.")
-    st.dataframe(lat, hide_index=True, placeholder="–")
+st.subheader("Query latency")
+timed = {m: comp.results[m] for m in cur.done_models() if comp.results[m].get("query_ms_p50") is not None}
+if timed:
+    st.plotly_chart(charts.latency_bar(timed), config=charts.PNG, key="latency")
+    st.caption("Encode + search of one query at a time, over the eval queries. Hybrids store nothing of "
+               "their own: they cost what their two parts cost, and query both.")
+else:
+    st.info("Query latency is measured with the evaluation set; this comparison has none.")

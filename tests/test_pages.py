@@ -98,11 +98,11 @@ def test_damaged_manifest_is_an_error_not_a_traceback(workspace, app_comp):
 
 
 def test_map_honours_url_state(app_comp):
-    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=3, k=5, color="cluster")
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=3, k=5, color="document")
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # one map per model with vectors; the hybrid has none
     assert at.session_state["w:map:p"] == 3 and at.session_state["w:map:k"] == 5
-    assert at.query_params["p"] == "3" and at.query_params["color"] == "cluster"
+    assert at.query_params["p"] == "3" and at.query_params["color"] == "document"
     assert "Chunk 3" in texts(at.subheader)
     table = at.dataframe[-1].value
     assert list(table.columns) == ["bm25", "model2vec", "glove-50d"] and len(table) == 5
@@ -145,7 +145,7 @@ def test_search_marks_relevant_and_shared(app_comp, workspace):
     assert at.text_input[0].value == ev.queries[qid]
     body = texts(at.markdown)
     for mid in MODELS:
-        assert f"#### {mid}" in body.replace("\\", "")
+        assert f"##### {mid}" in body.replace("\\", "")
     assert "relevant in top 5" in texts(at.caption)
 
 
