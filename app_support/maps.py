@@ -9,12 +9,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import plotly.graph_objects as go
+import streamlit as st
 
 from app_support.charts import PALETTE, label, model_colours
 from app_support.text import hover_escape
 from embedlab import neighbours, projection
 
-HOVER_POINTS = 20_000  # beyond this many points, only a seeded sample carries hover text
+HOVER_POINTS = 20_000  # up to this many points all carry hover text; beyond, a seeded sample does
+HOVER_SAMPLE = 5_000  # ~1 MB of text per map instead of ~8 MB at 200k points
 DEFAULT_SAMPLE = 50_000  # maps above this size draw a sample unless the user asks for all
 KNN_LIMIT = 20_000  # whole-corpus neighbour lists (disagreement colour) up to this many chunks
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedlab-umap")
@@ -59,19 +61,25 @@ def colouring(choice: str, ws, comp, ds, maps: projection.MapSet, k: int) -> tup
     """Per-point colour values and, for categories, their names (None: a continuous scale)."""
     ids = maps.ids
     if choice == "cluster":
-        labels = projection.cluster_labels(maps.coords[maps.reference])
+        labels = _clusters(maps.coords[maps.reference])
         return labels, [f"cluster {i + 1}" for i in range(int(labels.max()) + 1)]
     if choice == "disagreement":
         knn = neighbours.comparison_knn(ws, comp, k)
-        return neighbours.disagreement(knn)[ids], None
+        return neighbours.disagreement(knn)[ids].astype(np.float32), None
     doc_ids = [ds.chunks[i].doc_id for i in ids]
     if choice.startswith("meta:"):
         meta = {d.id: str(d.meta.get(choice[5:], "")) for d in ds.documents}
         names = sorted({meta[d] for d in doc_ids})
         index = {n: i for i, n in enumerate(names)}
-        return np.array([index[meta[d]] for d in doc_ids]), names
+        return np.array([index[meta[d]] for d in doc_ids], dtype=np.int16), names
     order = {d.id: i for i, d in enumerate(ds.documents)}
-    return np.array([order[d] for d in doc_ids]) % len(PALETTE), None  # documents: colours cycle
+    return (np.array([order[d] for d in doc_ids]) % len(PALETTE)).astype(np.int16), None  # colours cycle
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _clusters(coords: np.ndarray) -> np.ndarray:
+    """k-means on a map's coordinates: seconds at 200k points, so once per layout."""
+    return projection.cluster_labels(coords).astype(np.int16)
 
 
 def hover_texts(ds, ids: np.ndarray) -> list[str]:
@@ -79,7 +87,7 @@ def hover_texts(ds, ids: np.ndarray) -> list[str]:
     keep = np.ones(len(ids), bool)
     if len(ids) > HOVER_POINTS:
         keep[:] = False
-        keep[np.random.default_rng(0).choice(len(ids), HOVER_POINTS, replace=False)] = True
+        keep[np.random.default_rng(0).choice(len(ids), HOVER_SAMPLE, replace=False)] = True
     out = []
     for i, chunk_id in enumerate(ids):
         c = ds.chunks[chunk_id]

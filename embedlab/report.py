@@ -17,6 +17,7 @@ from . import catalog, comparison
 from .workspace import Dataset, Workspace
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")  # as the app
 CARD_FIELDS = (("context_window", "context window"), ("tokenizer", "tokenizer unit"), ("dimensions", "dimensions"),
                ("vocab_size", "vocabulary"), ("training_data", "training data"), ("price_per_1m", "price / 1M tokens"),
                ("scifact_ndcg10", "SciFact nDCG@10"), ("mteb", "MTEB"), ("domain", "domain"), ("licence", "licence"))
@@ -75,8 +76,8 @@ def _chart(comp: comparison.Comparison, include_plotlyjs: bool) -> str:
         return ""
     import plotly.offline
 
-    data = [{"type": "bar", "name": esc(m), "x": list(METRICS), "y": [v.get(c) for c in METRICS]}
-            for m, v in scored.items()]
+    data = [{"type": "bar", "name": esc(m), "x": list(METRICS), "y": [v.get(c) for c in METRICS],
+             "marker": {"color": PALETTE[comp.model_ids.index(m) % len(PALETTE)]}} for m, v in scored.items()]
     layout = {"barmode": "group", "height": 360, "yaxis": {"range": [0, 1], "title": {"text": "score"}},
               "margin": {"l": 50, "r": 10, "t": 20, "b": 40}}
     spec = json.dumps({"data": data, "layout": layout})

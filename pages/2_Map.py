@@ -101,7 +101,7 @@ for i, mid in enumerate(models):
 st.caption(f"Disparity: Procrustes residual after aligning onto {md_escape(map_set.reference)}'s map "
            "(0 = the same shape, 1 = unrelated).")
 if len(map_set.ids) > maps.HOVER_POINTS:
-    st.caption(f"Hover text is shown for {maps.HOVER_POINTS:,} sampled points; every point can be selected.")
+    st.caption(f"Hover text is shown for {maps.HOVER_SAMPLE:,} sampled points; every point can be selected.")
 
 if highlights:
     if selected is not None:
