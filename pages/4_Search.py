@@ -31,7 +31,8 @@ if linked in queries and not state.param(PAGE, "q") and f"w:{PAGE}:q" not in st.
     state.set_widget(PAGE, "q", queries[linked])
 left, mid, right = st.columns([5, 4, 1], vertical_alignment="bottom")
 with left:
-    query = state.url_widget(PAGE, "q", st.text_input, "Query", "", placeholder="Type a question or a claim…")
+    query = state.url_widget(PAGE, "q", st.text_input, "Query", "", placeholder="Type a question or a claim…",
+                             on_change=lambda: state.set_widget(PAGE, "qid", None))
 with mid:
     if judged:
         state.url_widget(PAGE, "qid", st.selectbox, "…or pick one from the evaluation set", None,

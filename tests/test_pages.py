@@ -116,6 +116,25 @@ def test_map_with_query_and_umap_preview(app_comp):
     assert "UMAP" in texts(at.info) or not at.info
 
 
+def test_map_typing_a_query_replaces_the_selected_chunk(app_comp):
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=3)
+    at.text_input(key="w:map:q").input("gene expression in cancer").run()
+    assert not at.exception
+    assert at.session_state["w:map:p"] is None and "p" not in at.query_params
+    assert at.query_params["q"] == "gene expression in cancer"
+    assert "Neighbours of the query" in texts(at.subheader)
+
+
+def test_sidebar_switches_between_this_sessions_comparisons(app_comp, bare_comp):
+    at = run_page(None, app_comp.id)
+    at.query_params["c"] = bare_comp.id
+    at.run()
+    picker = at.sidebar.selectbox[0]
+    assert set(picker.options) >= {f"bare ({bare_comp.id[:6]}…)"} and picker.value == bare_comp.id
+    picker.set_value(app_comp.id).run()
+    assert not at.exception and at.query_params["c"] == app_comp.id
+
+
 def test_map_state_survives_page_switches(app_comp):
     """Sidebar navigation drops the query string; c and each page's own values come back."""
     at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=7)
