@@ -251,3 +251,9 @@ def test_first_start_opens_the_sample_with_a_stable_id(workspace, app_comp, monk
     cid = at.query_params["c"]
     assert (workspace.root / "sample.json").exists() and sample.SAMPLE_NAME in at.title[0].value.replace("\\", "")
     assert sample.ensure_sample(workspace).id == cid  # what the next process start finds
+    from embedlab import jobs
+
+    job = jobs.get(cid)  # let the background run finish before Milvus Lite shuts down with the session
+    if job is not None:
+        job.thread.join(300)
+    assert comparison.is_complete(comparison.load(workspace, cid))
