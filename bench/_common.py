@@ -145,3 +145,21 @@ def write_json(path: str | None, data: dict) -> None:
 def verdict(ratio: float, target: float, higher_is_better: bool = False) -> str:
     ok = ratio >= target if higher_is_better else ratio <= target
     return f"{'MET' if ok else 'MISSED'} (target {'≥' if higher_is_better else '≤'} {target:g})"
+
+
+@contextmanager
+def profiled(path: str | None, title: str):
+    """pyinstrument over the block, its text written to ``path`` (nothing when path is None)."""
+    if not path:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    p = Profiler(interval=0.01)
+    p.start()
+    try:
+        yield
+    finally:
+        p.stop()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f"# {title}; {load()}\n" + p.output_text(unicode=True, color=False))

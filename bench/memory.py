@@ -1,0 +1,102 @@
+"""#9 — memory of one app process serving 50k chunks × 4 models, and nothing loaded twice.
+
+    python bench/memory.py --workspace /tmp/w50k          # builds it first if needed (in a child process)
+    python bench/memory.py --quick --workspace /tmp/w5k   # 5,000 chunks
+
+Runs in its own process what the dashboard does for one comparison — open it from its link,
+open every model (Search page), search, load every model's vectors (Map and Neighbourhoods
+pages), draw PCA maps, neighbours of a chunk — recording RSS after each step. Then it does
+all of it again, as a second session (or a rerun) would: every step of the second pass should
+add ~0 MB and hand back the very same objects (embedders, vectors), which is checked by
+identity. Building the corpus happens in a child process so its embedding work does not count.
+Peak RSS is the process's high-water mark (ru_maxrss), Milvus Lite included (it runs in-process).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import _common as c
+
+MODELS = "minilm,e5-small,bm25,model2vec"
+
+
+def main() -> None:
+    ap = c.parser(__doc__, n_default=50_000, n_quick=5_000)
+    ap.add_argument("--models", default=MODELS)
+    ap.add_argument("--workspace", required=True, help="the scale comparison's workspace (built if missing)")
+    args = ap.parse_args()
+    c.header("memory (#9)")
+    n = c.size(args)
+    cid = _built(args.workspace, n, args.models)
+    if not cid:
+        cmd = [sys.executable, str(Path(__file__).with_name("search_overhead.py")), "--n", str(n),
+               "--models", args.models, "--workspace", args.workspace, "--queries", "3"]
+        subprocess.run(cmd, check=True)
+        cid = _built(args.workspace, n, args.models)
+    from embedlab.workspace import Workspace
+
+    rows = [("start (imports)", c.rss_mb())]
+    ws = Workspace(args.workspace)  # one per process, as the app's st.cache_resource holds it
+    first = _session(ws, cid, rows, "1st")
+    second = _session(ws, cid, rows, "2nd")
+    same = {k: first[k] is second.get(k) for k in first}
+    _report(rows, same, n, args.json)
+
+
+def _built(root, n, models) -> str | None:
+    """The id of the finished scale comparison in ``root`` (as bench/_corpus.py names it)."""
+    import json
+
+    folder = Path(root) / "comparisons"
+    for m in folder.glob("*/manifest.json") if folder.exists() else []:
+        data = json.loads(m.read_text())
+        if (data["name"] == f"bench {n}" and [x["id"] for x in data["models"]] == models.split(",")
+                and all(r.get("status") == "done" for r in data["results"].values())):
+            return data["id"]
+    return None
+
+
+def _session(ws, cid, rows, tag) -> dict:
+    """One visitor following the link: the pages' calls in the order a visit makes them."""
+    from app_support import maps
+    from embedlab import comparison, explore, projection
+
+    comp = comparison.load(ws, cid)
+    ds = ws.load_dataset(comp.dataset_key)
+    objects = {"dataset": ds}
+    rows.append((f"{tag}: open comparison + dataset", c.rss_mb()))
+    handles = explore.open_handles(ws, comp, ds)
+    objects.update({f"embedder {m}": h.embedder for m, h in handles.items()})
+    rows.append((f"{tag}: open {len(handles)} models", c.rss_mb()))
+    _, queries, _ = c.scifact_raw()
+    explore.search_all(ws, ds, handles, next(iter(queries.values())), 10)
+    rows.append((f"{tag}: search all models", c.rss_mb()))
+    for m in projection.vector_models(comp):
+        objects[f"vectors {m}"] = projection.load_vectors(ws, comp, m)
+    rows.append((f"{tag}: load all vectors", c.rss_mb()))
+    projection.map_set(ws, comp, "pca")
+    rows.append((f"{tag}: PCA maps", c.rss_mb()))
+    maps.point_neighbours(ws, comp, 0, 10)
+    rows.append((f"{tag}: neighbours of a chunk", c.rss_mb()))
+    return objects
+
+
+def _report(rows, same, n, json_path) -> None:
+    prev = rows[0][1]
+    print(f"{'step':34} {'RSS MB':>8} {'+MB':>7}")
+    for name, mb in rows:
+        print(f"{name:34} {mb:8.0f} {mb - prev:+7.0f}")
+        prev = mb
+    second = sum(b[1] - a[1] for a, b in zip(rows, rows[1:], strict=False) if b[0].startswith("2nd"))
+    twice = [k for k, v in same.items() if not v]
+    print(f"peak RSS {c.peak_rss_mb():.0f} MB for {n} chunks × {sum(k.startswith('embedder') for k in same)} models")
+    print(f"second session added {second:+.0f} MB; objects loaded twice: {twice or 'none'}; {c.load()}")
+    c.write_json(json_path, {"chunks": n, "rows": rows, "peak_rss_mb": c.peak_rss_mb(),
+                             "second_session_mb": second, "loaded_twice": twice})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""#2 — MiniLM-L6 on onnxruntime (fp32 and int8) against the PyTorch path of the same model.
+
+    python bench/onnx_speed.py            # all 5,183 SciFact abstracts: speed, cosine, nDCG@10
+    python bench/onnx_speed.py --quick    # 320 abstracts: speed and cosine only
+
+The three backends encode the same blocks of 64 abstracts (longest first, as a comparison
+orders them), taking turns block by block so a burst of load from other jobs hits all of them
+alike. Speed-up = PyTorch seconds / ONNX seconds over the same texts. Agreement = mean cosine
+between each abstract's ONNX and PyTorch vectors. nDCG@10 = exact top-100 over the whole corpus
+(numpy) scored with embedlab.evaluation; it needs the full corpus, so --quick skips it.
+Targets: ≥ 2× faster, mean cosine ≥ 0.999, nDCG@10 within 0.003 of PyTorch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import _common as c
+import numpy as np
+
+MODELS = {"pytorch": "minilm", "onnx-fp32": "minilm-onnx", "onnx-int8": "minilm-onnx-int8"}
+BLOCK = 64
+
+
+def main() -> None:
+    ap = c.parser(__doc__, n_default=None, n_quick=320)
+    ap.add_argument("--workspace", help="where the ONNX export is cached (default: a new temp folder)")
+    args = ap.parse_args()
+    c.header("onnx_speed (#2)")
+    corpus, queries, qrels = c.scifact_raw(c.size(args))
+    texts = [c.full_text(r) for r in corpus]
+    embedders, load_s = _load(args.workspace)
+    print(f"{len(texts)} abstracts; first use (export/quantize/load) s: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in load_s.items()), flush=True)
+    seconds, vectors = _encode_interleaved(embedders, texts)
+    full = len(corpus) == len(c.scifact_raw()[0])
+    ndcg = _ndcg(embedders, vectors, corpus, queries, qrels) if full else {}
+    figures = _report(seconds, vectors, ndcg)
+    print(c.load())
+    c.write_json(args.json, {"n": len(texts), "load_s": load_s, **figures})
+
+
+def _load(workspace):
+    from embedlab.embedders import get_embedder, onnx_export
+
+    ws = workspace or c.temp_workspace("embedlab-onnx-").root
+    out, load_s = {}, {}
+    for name, mid in MODELS.items():
+        t = time.perf_counter()
+        if mid == "minilm":
+            out[name] = get_embedder(mid)
+        else:  # the registry builds from the default workspace; here the bench's own folder
+            out[name] = onnx_export.minilm_onnx(int8=mid.endswith("int8"), workspace=ws)
+        out[name].encode_documents(["warm-up: the first call pays lazy initialisation"])
+        load_s[name] = time.perf_counter() - t
+    return out, load_s
+
+
+def _encode_interleaved(embedders, texts):
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    seconds = dict.fromkeys(embedders, 0.0)
+    parts = {k: [] for k in embedders}
+    names = list(embedders)
+    for b, start in enumerate(range(0, len(order), BLOCK)):
+        block = [texts[i] for i in order[start : start + BLOCK]]
+        for name in names[b % len(names):] + names[: b % len(names)]:  # rotate who goes first
+            t = time.perf_counter()
+            parts[name].append(embedders[name].encode_documents(block))
+            seconds[name] += time.perf_counter() - t
+    back = np.argsort(order)
+    return seconds, {k: np.vstack(v)[back] for k, v in parts.items()}
+
+
+def _ndcg(embedders, vectors, corpus, queries, qrels) -> dict:
+    from embedlab.evaluation import evaluate
+
+    qids = list(qrels)
+    doc_ids = [r["_id"] for r in corpus]
+    out = {}
+    for name, emb in embedders.items():
+        scores = emb.encode_queries([queries[q] for q in qids]) @ vectors[name].T
+        top = np.argsort(-scores, axis=1)[:, :100]
+        run = {q: {doc_ids[j]: float(scores[i, j]) for j in top[i]} for i, q in enumerate(qids)}
+        out[name] = evaluate(qrels, run, ks=(10,)).mean["ndcg@10"]
+    return out
+
+
+def _report(seconds, vectors, ndcg) -> dict:
+    ref = vectors["pytorch"]
+    print(f"{'backend':10} {'seconds':>8} {'speed-up':>8} {'cos mean':>9} {'cos min':>8} {'nDCG@10':>8} {'Δ':>7}")
+    figures = {}
+    for name, s in seconds.items():
+        cos = (vectors[name] * ref).sum(1)
+        speed = seconds["pytorch"] / s
+        d = ndcg.get(name, float("nan")) - ndcg.get("pytorch", float("nan"))
+        print(f"{name:10} {s:8.1f} {speed:7.2f}× {cos.mean():9.5f} {cos.min():8.5f} "
+              f"{ndcg.get(name, float('nan')):8.4f} {d:+7.4f}")
+        figures[name] = {"seconds": s, "speedup": speed, "cos_mean": float(cos.mean()),
+                         "cos_min": float(cos.min()), "ndcg@10": ndcg.get(name)}
+    for name in ("onnx-fp32", "onnx-int8"):
+        f = figures[name]
+        ok_nd = "n/a (--quick)" if not ndcg else ("MET" if abs(ndcg[name] - ndcg["pytorch"]) <= 0.003 else "MISSED")
+        print(f"{name}: speed {c.verdict(f['speedup'], 2, True)}; cosine {c.verdict(f['cos_mean'], 0.999, True)}; "
+              f"nDCG@10 within 0.003: {ok_nd}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
