@@ -44,25 +44,26 @@ def _panel(cur: Current, was_running: bool, compact: bool) -> None:
         st.rerun(scope="app")  # finished: every view on the page can now use the new vectors
     running = bool(job and job.running)
     title = f"Embedding — {job.stage}" if running else "This comparison is incomplete"
-    with st.status(title, state="running" if running else "error", expanded=not compact):
-        for mid in comp.model_ids:
-            _model_row(mid, comp.results.get(mid, {}), (job.events if job else {}).get(mid, {}))
-        if job and job.error:
-            st.error(f"The run stopped: {md_escape(job.error)}")
+    # Not a `with` block: leaving one marks the status "complete" while the run still goes on.
+    box = st.status(title, state="running" if running else "error", expanded=not compact)
+    for mid in comp.model_ids:
+        _model_row(box, mid, comp.results.get(mid, {}), (job.events if job else {}).get(mid, {}))
+    if job and job.error:
+        box.error(f"The run stopped: {md_escape(job.error)}")
     if not running and st.button("Resume", icon=":material/play_arrow:", type="primary",
                                  help="Embeds only what is missing; stored vectors are kept."):
         jobs.start(cur.ws, comp, api_keys(comp))
         st.rerun(scope="app")
 
 
-def _model_row(mid: str, result: dict, event: dict) -> None:
+def _model_row(box, mid: str, result: dict, event: dict) -> None:
     status = result.get("status", "queued")
     if status == "error":
         reason = md_escape(result.get("error", "unknown error"))
-        st.error(f"**{md_escape(mid)}** failed: {reason}", icon=":material/error:")
+        box.error(f"**{md_escape(mid)}** failed: {reason}", icon=":material/error:")
         return
     if status == "done" and event.get("stage") != "evaluate":
-        st.progress(1.0, text=f"{md_escape(mid)} — done ({result.get('chunks', 0):,} chunks)")
+        box.progress(1.0, text=f"{md_escape(mid)} — done ({result.get('chunks', 0):,} chunks)")
         return
     done, total = event.get("done", 0), event.get("total") or result.get("chunks") or 0
     text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…"}.get(event.get("stage"))
@@ -72,7 +73,7 @@ def _model_row(mid: str, result: dict, event: dict) -> None:
         text = f"{done:,} / {total:,} chunks"
         if event.get("rate"):
             text += f" · {event['rate']:.0f} chunks/s · {_eta(event.get('eta_s'))} left"
-    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{md_escape(mid)} — {text or status}")
+    box.progress(min(done / total, 1.0) if total else 0.0, text=f"{md_escape(mid)} — {text or status}")
 
 
 def _eta(seconds) -> str:

@@ -3,7 +3,7 @@ and see each model's nearest neighbours highlighted on every map."""
 
 import streamlit as st
 
-from app_support import charts, maps, results, state
+from app_support import charts, maps, progress, results, state
 from app_support.text import md_escape, shorten
 from embedlab import projection
 
@@ -13,6 +13,7 @@ comp, ds = cur.comp, cur.ds
 n = len(ds.chunks)
 
 st.title("Map")
+progress.run_panel(cur, compact=True)  # nothing when the run is complete
 models = projection.vector_models(comp)
 if not models:
     st.info("No model has finished embedding yet — the Overview page shows progress.")

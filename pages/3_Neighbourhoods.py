@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_support import charts, hoods, results, state
+from app_support import charts, hoods, progress, results, state
 from app_support.maps import KNN_LIMIT
 from app_support.text import md_escape, shorten
 from embedlab import neighbours, projection
@@ -15,6 +15,7 @@ cur = state.require_current()
 comp, ds = cur.comp, cur.ds
 
 st.title("Neighbourhoods")
+progress.run_panel(cur, compact=True)  # nothing when the run is complete
 all_models = projection.vector_models(comp)
 if len(all_models) < 2:
     st.info("Neighbourhood agreement needs two models with stored vectors — the Overview page shows progress.")

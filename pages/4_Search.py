@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import results, state
+from app_support import progress, results, state
 from app_support.text import md_escape, shorten
 
 PAGE = "search"
@@ -10,6 +10,7 @@ cur = state.require_current()
 ds = cur.ds
 
 st.title("Search")
+progress.run_panel(cur, compact=True)  # nothing when the run is complete
 st.caption("The same query against every model. A badge says how many models returned the same "
            "document, and — when the query comes from the evaluation set — whether it is judged relevant.")
 if not cur.done_models():

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import charts, state, widgets
+from app_support import charts, progress, state, widgets
 from app_support.text import md_escape, shorten
 from embedlab import comparison, evaluation
 
@@ -12,6 +12,7 @@ cur = state.require_current()
 comp, ds = cur.comp, cur.ds
 
 st.title("Metrics")
+progress.run_panel(cur, compact=True)  # nothing when the run is complete
 if not ds.eval_set:
     widgets.no_eval_info()
     st.stop()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import charts, costs_view, state
+from app_support import charts, costs_view, progress, state
 from embedlab import costs
 
 PAGE = "costs"
@@ -11,6 +11,7 @@ cur = state.require_current()
 comp, ds = cur.comp, cur.ds
 
 st.title("Costs & latency")
+progress.run_panel(cur, compact=True)  # nothing when the run is complete
 st.caption("Times were measured on this server during the run; tokens are counted with each model's own "
            "tokenizer; prices come from EmbedLab's catalog (edit them below). Projections scale linearly.")
 if not cur.done_models():

@@ -257,3 +257,20 @@ def test_first_start_opens_the_sample_with_a_stable_id(workspace, app_comp, monk
     if job is not None:
         job.thread.join(300)
     assert comparison.is_complete(comparison.load(workspace, cid))
+
+
+def test_failed_model_shows_its_error_and_resume(workspace, bare_comp, monkeypatch):
+    """A model that cannot run (an endpoint without a key) is reported on the page, the others
+    finish, and Resume is offered; opening the comparison auto-resumes it once."""
+    from embedlab import jobs
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ds = workspace.load_dataset(bare_comp.dataset_key)
+    comp = comparison.create(workspace, ds, ["bm25", "openai:text-embedding-3-small"], name="needs a key")
+    at = run_page(None, comp.id)  # opening it starts the run in the background
+    jobs.get(comp.id).thread.join(120)
+    at.run()
+    assert not at.exception
+    assert "no API key" in texts(at.error)
+    assert any(b.label == "Resume" for b in at.button)
+    assert comparison.load(workspace, comp.id).results["bm25"]["status"] == "done"
