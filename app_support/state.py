@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -98,6 +98,8 @@ def set_widget(page: str, name: str, value, fmt: Callable = str) -> None:
 def share_url() -> str:
     """The full link to this view: the browser's URL plus the current query string."""
     base = st.context.url or f"http://localhost:{st.get_option('server.port')}/"
+    if urlsplit(base).path == "":
+        base += "/"
     query = urlencode({k: st.query_params.get(k) for k in st.query_params})
     return f"{base}?{query}" if query else base
 

@@ -86,12 +86,19 @@ def card_for(model_id: str) -> catalog.ModelCard:
 
 
 def cards_table(model_ids: list[str], height: int | str = "auto") -> None:
-    """The eight factors (plus licence and sources) per model, one row each."""
-    rows = catalog.card_rows([card_for(m) for m in model_ids])
+    """The eight factors (plus licence and sources) per model, one row each. Hybrids have no
+    card of their own: they are their two parts."""
+    singles = [m for m in model_ids if not m.startswith("hybrid:")]
+    rows = catalog.card_rows([card_for(m) for m in singles])
     frame = pd.DataFrame(rows)[list(CARD_COLUMNS)].rename(columns=CARD_COLUMNS)
     st.dataframe(frame, hide_index=True, placeholder="–", height=height,
                  column_config={"sources": st.column_config.TextColumn(width="large"),
+                                "tokenizer unit": st.column_config.TextColumn(width="medium"),
                                 "training data": st.column_config.TextColumn(width="medium")})
+    hybrids = [m for m in model_ids if m.startswith("hybrid:")]
+    if hybrids:
+        st.caption(f"{md_escape(', '.join(hybrids))}: fusion of two models above (RRF, or a weighted sum "
+                   "after @), so no card of its own.")
 
 
 def no_eval_info() -> None:
