@@ -34,14 +34,18 @@ def run_panel(cur: Current, compact: bool = False) -> None:
     running = bool(job and job.running)
     if not running and not needs_run(cur):
         return
-    st.fragment(_panel, run_every=1 if running else None)(cur, running, compact)
+    st.fragment(_panel, run_every=1 if running else None)(cur, running, compact, _statuses(cur.comp))
 
 
-def _panel(cur: Current, was_running: bool, compact: bool) -> None:
+def _statuses(comp) -> tuple:
+    return tuple(comp.results.get(m, {}).get("status") for m in comp.model_ids)
+
+
+def _panel(cur: Current, was_running: bool, compact: bool, statuses: tuple) -> None:
     job = jobs.get(cur.comp.id)
     comp = comparison.load(cur.ws, cur.comp.id)  # the job writes results to the manifest
-    if was_running and not (job and job.running):
-        st.rerun(scope="app")  # finished: every view on the page can now use the new vectors
+    if (was_running and not (job and job.running)) or _statuses(comp) != statuses:
+        st.rerun(scope="app")  # a model finished: the page's views can use its vectors now
     running = bool(job and job.running)
     title = f"Embedding — {job.stage}" if running else "This comparison is incomplete"
     # Not a `with` block: leaving one marks the status "complete" while the run still goes on.
