@@ -117,10 +117,14 @@ def comparison_id() -> str | None:
 
 def open_comparison(cid: str) -> None:
     """Make ``cid`` the session's comparison and put it in the URL (page params are reset)."""
-    if st.session_state.get("_cid") != cid:
+    before = st.session_state.get("_cid")
+    if before != cid:
         st.session_state[_STICKY] = {}
         for key in [k for k in st.session_state if str(k).startswith("w:")]:
             del st.session_state[key]
+        if before is not None:  # switching: a chunk id or a query of the old comparison means nothing here
+            for name in [k for k in st.query_params if k != "c"]:
+                del st.query_params[name]
     st.session_state["_cid"] = cid
     recent = st.session_state.setdefault(RECENT, [])
     if cid not in recent:
