@@ -227,10 +227,147 @@ def test_generate_eval_set_llm_against_loopback_server():
     try:
         docs = corpus()
         url = f"http://127.0.0.1:{server.server_port}/v1"
-        ev = generate_eval_set_llm(docs, n=4, model="tiny", base_url=url, api_key="k", seed=1)
+        seen = []
+        ev = generate_eval_set_llm(docs, n=4, model="tiny", base_url=url, api_key="k", seed=1,
+                                   progress=lambda done, total: seen.append((done, total)))
     finally:
         server.shutdown()
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert ev.generated and "tiny" in ev.note and len(ev.queries) == 4
     for qid, rel in ev.qrels.items():
         doc = next(d for d in docs if d.id == next(iter(rel)))
         assert ev.queries[qid] == " ".join(doc.full_text.split()[:3])
+
+
+# -- input files ----------------------------------------------------------------------------------
+
+def test_read_pairs_layouts():
+    from embedlab.probes import read_pairs
+
+    tsv = read_pairs(b'sentence1\tsentence2\tscore\nA "cat.\tA cat.\t4.5\nbad line\nX\tY\tnot-a-number\n',
+                     need_scores=True)
+    assert (tsv.left, tsv.right, tsv.scores) == (['A "cat.'], ["A cat."], [4.5])  # quotes kept, 2 lines skipped
+    assert "2 lines skipped" in tsv.note
+    csv_ = read_pairs('source,target\n"Hola, amigo",Hello friend\nAdiós,Bye\n'.encode())
+    assert csv_.left == ["Hola, amigo", "Adiós"] and csv_.scores is None
+    stsb = read_pairs(b"main-news\tf\t2012\t1\t3.2\tOne.\tTwo.\textra\n")
+    assert (stsb.left, stsb.right, stsb.scores) == (["One."], ["Two."], [3.2]) and "STS-B" in stsb.note
+    plain = read_pairs(b"a\tb\t1\nc\td\t0\n", max_pairs=1)
+    assert plain.scores == [1.0] and "only the first 1" in plain.note
+    with pytest.raises(ValueError, match="no score column"):
+        read_pairs(b"s1\ts2\nx\ty\n", need_scores=True)
+    with pytest.raises(ValueError, match="not UTF-8"):
+        read_pairs(b"\xff\xfe\x00bad")
+    with pytest.raises(ValueError, match="names no pair"):
+        read_pairs(b"sentence1,label\nx,1\n")
+
+
+def test_bundled_samples():
+    from embedlab.probes import SAMPLE_PARALLEL, load_sts, parallel_languages
+
+    pairs, gold = load_sts()
+    assert len(pairs) == 300 and min(gold) >= 0 and max(gold) <= 5 and len(set(gold)) > 20
+    assert parallel_languages(SAMPLE_PARALLEL) == ["deu", "kor", "spa"]
+    for lang in ("deu", "kor", "spa"):
+        src, eng = load_parallel(SAMPLE_PARALLEL, lang)
+        assert len(src) == len(eng) == 200 and len(set(src)) == 200
+
+
+def test_sample_slices_match_the_shared_originals():
+    """The bundled lines are verbatim lines of the sources named in sample_data/SOURCE.md."""
+    from embedlab.probes import SAMPLE_PARALLEL, load_sts
+
+    original = {(a, b): g for (a, b), g in zip(*load_sts_tsv(need(STS)), strict=True)}
+    pairs, gold = load_sts()
+    assert all(original[p] == pytest.approx(g) for p, g in zip(pairs, gold, strict=True))
+    for lang in ("kor", "spa", "deu"):
+        assert load_parallel(SAMPLE_PARALLEL, lang) == tuple(side[:200] for side in load_parallel(PARALLEL, lang))
+
+
+# -- local structure on precomputed neighbours ----------------------------------------------------
+
+def test_purity_of_neighbours_with_ceiling_and_chance():
+    from embedlab.probes import purity_of_neighbours
+
+    labels = ["a", "a", "a", "b", "b", "c"]  # "c" has no partner: it does not count
+    neighbours = np.array([[1, 3], [0, 2], [5, 4], [4, 0], [0, 1], [0, 1]])
+    got = purity_of_neighbours(neighbours, labels)
+    assert got["points"] == 5 and got["k"] == 2
+    assert got["purity"] == pytest.approx((0.5 + 1 + 0 + 0.5 + 0) / 5)
+    assert got["ceiling"] == pytest.approx((1 + 1 + 1 + 0.5 + 0.5) / 5)
+    assert got["chance"] == pytest.approx((2 / 5 * 3 + 1 / 5 * 2) / 5)
+
+
+def test_map_false_neighbours():
+    from embedlab.probes import map_false_neighbours
+
+    true = np.array([[1, 2], [0, 2], [0, 1]])
+    assert map_false_neighbours(true, np.array([[2, 1], [2, 0], [1, 0]])).tolist() == [0, 0, 0]
+    assert map_false_neighbours(true, np.array([[1, 3], [3, 4], [0, 1]])).tolist() == [0.5, 1.0, 0.0]
+
+
+# -- noise against a corpus -----------------------------------------------------------------------
+
+def test_top_k_matches_brute_force_and_skips_empty_sparse_queries():
+    from embedlab.probe_math import top_k
+
+    rng = np.random.default_rng(0)
+    docs = rng.normal(size=(50, 8)).astype(np.float32)
+    queries = rng.normal(size=(7, 8)).astype(np.float32)
+    expected = np.argsort(-(queries @ docs.T), axis=1, kind="stable")[:, :5].tolist()
+    assert top_k(queries, docs, 5, block=3) == expected
+    sparse_docs = sp.csr_matrix(np.abs(docs))
+    sparse_queries = sp.csr_matrix(np.vstack([np.abs(queries[:1]), np.zeros((1, 8))]))
+    got = top_k(sparse_queries[:, :6], sparse_docs, 4)  # narrower query width is padded
+    assert len(got[0]) == 4 and got[1] == []
+
+
+def test_perturbation_survival_on_a_corpus():
+    from embedlab.probes import corpus_search, perturbation_survival
+
+    glove = get_embedder("glove-50d")  # lower-cases its input: casing changes nothing
+    corpus = SENTENCES + [s.upper() for s in SENTENCES[:3]]
+    rows = perturbation_survival(glove, SENTENCES, corpus_search(glove, corpus), ["casing", "typo"], seed=1, k=3)
+    casing, typo = rows
+    assert casing["kind"] == "casing" and casing["changed"] == 1.0
+    assert casing["mean_cosine"] == pytest.approx(1.0) and casing["topk_survival"] == 1.0 and casing["top1_kept"] == 1
+    assert typo["mean_cosine"] < 1.0 and 0 <= typo["topk_survival"] <= 1 and typo["n"] == len(SENTENCES)
+    assert rows == perturbation_survival(glove, SENTENCES, corpus_search(glove, corpus), ["casing", "typo"], 1, 3)
+
+
+def test_probe_embedder_fits_bm25_on_the_probe_texts():
+    from embedlab.robustness import probe_embedder
+
+    a = probe_embedder("bm25", fit_texts=SENTENCES[:6])
+    b = probe_embedder("bm25", fit_texts=SENTENCES[6:])
+    assert a is not b and a is not get_embedder("bm25")
+    assert a.encode_queries(["river"]).nnz == 1 and b.encode_queries(["river"]).nnz == 0
+
+
+def test_cached_computes_once_and_survives_a_damaged_file(tmp_path):
+    from embedlab.robustness import cached, lookup
+    from embedlab.workspace import Workspace
+
+    ws = Workspace(tmp_path)  # no Milvus client is opened: only comparison folders are used
+    calls = []
+    compute = lambda: calls.append(1) or {"x": len(calls)}  # noqa: E731
+    assert cached(ws, "cid", "sts", {"a": 1}, compute) == {"x": 1}
+    assert cached(ws, "cid", "sts", {"a": 1}, compute) == {"x": 1} and len(calls) == 1
+    assert cached(ws, "cid", "sts", {"a": 2}, compute) == {"x": 2}
+    assert cached(ws, None, "sts", {"a": 1}, compute) == {"x": 3}  # no comparison: nothing kept
+    for path in (tmp_path / "comparisons" / "cid" / "probes").glob("sts-*.json"):
+        path.write_text("{half", encoding="utf-8")
+    assert lookup(ws, "cid", "sts", {"a": 1}) is None
+    assert cached(ws, "cid", "sts", {"a": 1}, compute) == {"x": 4}  # a damaged file is computed again
+
+
+# -- generated sets -------------------------------------------------------------------------------
+
+def test_write_beir_round_trip(tmp_path):
+    from embedlab.documents import load_eval_set
+    from embedlab.probes import write_beir
+
+    ev = generate_eval_set(corpus(), n=5, seed=3)
+    write_beir(ev, tmp_path / "q.jsonl", tmp_path / "qrels.tsv")
+    back = load_eval_set(tmp_path / "q.jsonl", tmp_path / "qrels.tsv")
+    assert back.queries == ev.queries and back.qrels == ev.qrels

@@ -1,0 +1,125 @@
+"""Evaluation sets made from the user's own documents, for corpora that come without queries.
+
+Known-item queries: each query is written from (or copied out of) one document, and that document is
+the only one counted relevant. Deterministic without a network; or written by any OpenAI-compatible
+chat model. Either way the set is marked ``generated`` and carries a note on its limits.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .documents import Document, EvalSet
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+GENERATED_NOTE = ("Made from the documents themselves: each query is a document's title or one sentence "
+                  "copied from it, and that document is the only one counted relevant. Copied words favour "
+                  "lexical models such as BM25, and other documents that also answer a query count as misses; "
+                  "use it to compare models on your text, not as an absolute score.")
+
+
+def generate_eval_set(documents: Sequence[Document], n: int = 100, seed: int = 0) -> EvalSet:
+    """Up to ``n`` known-item queries, no network, the same every time for the same documents and seed.
+
+    A document with a distinct title (not its file name, shared by no other document) is asked for by
+    its title; otherwise by one of its sentences (6–40 words) that appears in no other document.
+    """
+    docs = list(documents)
+    titles = [_norm(d.title) for d in docs]
+    title_counts = Counter(titles)
+    haystack = [d.full_text for d in docs]
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for i in _sample_order(len(docs), seed):
+        if len(queries) >= n:
+            break
+        doc = docs[i]
+        query = doc.title.strip() if _distinct_title(doc, titles[i], title_counts) else None
+        query = query or _unique_sentence(doc, haystack, random.Random(f"{seed}/{doc.id}"))
+        if query:
+            qid = f"gen-{len(queries):04d}"
+            queries[qid], qrels[qid] = query, {doc.id: 1}
+    return EvalSet(queries=queries, qrels=qrels, generated=True, note=GENERATED_NOTE)
+
+
+def _sample_order(n: int, seed: int) -> list[int]:
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def _norm(text: str) -> str:
+    return _NOT_WORD.sub(" ", text).strip().lower()
+
+
+def _distinct_title(doc: Document, title: str, counts: Counter) -> bool:
+    # Readers fall back to the file name when a file has no title; that is no query anyone types.
+    names = {_norm(Path(doc.id).stem), _norm(Path(str(doc.meta.get("source", ""))).stem)}
+    return len(title.split()) >= 2 and title not in names and counts[title] == 1
+
+
+def _unique_sentence(doc: Document, haystack: list[str], rng: random.Random) -> str | None:
+    sentences = [s.strip() for s in _SENTENCE_END.split(doc.text) if 6 <= len(s.split()) <= 40]
+    rng.shuffle(sentences)
+    # Boilerplate (disclaimers, headers) repeats across documents: a single relevant doc would be wrong.
+    return next((s for s in sentences if sum(s in text for text in haystack) == 1), None)
+
+
+def generate_eval_set_llm(documents: Sequence[Document], n: int = 20, *, model: str,
+                          base_url: str | None = None, api_key: str | None = None, client=None,
+                          seed: int = 0, max_chars: int = 4000,
+                          progress: Callable[[int, int], None] | None = None) -> EvalSet:
+    """Queries written by a chat model (any OpenAI-compatible endpoint), one per sampled document.
+
+    ``client`` is an ``openai.OpenAI``-like object; without it one is made from ``base_url`` and
+    ``api_key``. Documents are sampled in the same order as :func:`generate_eval_set`.
+    ``progress(done, total)`` is called after each document.
+    """
+    if client is None:
+        from openai import OpenAI
+
+        client = OpenAI(base_url=base_url, api_key=api_key or "not-needed")
+    docs = list(documents)
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    order = _sample_order(len(docs), seed)[:n]
+    for done, i in enumerate(order, start=1):
+        query = _ask_for_query(client, model, docs[i].full_text[:max_chars])
+        if query:
+            qid = f"llm-{len(queries):04d}"
+            queries[qid], qrels[qid] = query, {docs[i].id: 1}
+        if progress:
+            progress(done, len(order))
+    note = (f"Queries written by {model}, one per sampled document; that document is the only one counted "
+            "relevant. Generated, not judged by people: other documents may answer a query too.")
+    return EvalSet(queries=queries, qrels=qrels, generated=True, note=note)
+
+
+_PROMPT = ("Write one realistic search query that a person would type to find the document below. "
+           "Do not copy whole sentences from it. Reply with the query only.\n\nDocument:\n")
+
+
+def _ask_for_query(client, model: str, text: str) -> str:
+    reply = client.chat.completions.create(model=model, temperature=0,
+                                           messages=[{"role": "user", "content": _PROMPT + text}])
+    content = reply.choices[0].message.content or ""
+    return content.strip().strip('"').strip()
+
+
+def write_beir(eval_set: EvalSet, queries_path: str | Path, qrels_path: str | Path) -> None:
+    """BEIR files (queries.jsonl, qrels TSV with header) that ``documents.load_eval_set`` reads back."""
+    with open(queries_path, "w", encoding="utf-8") as f:
+        for qid, text in eval_set.queries.items():
+            meta = {"generated": eval_set.generated, "note": eval_set.note}
+            f.write(json.dumps({"_id": qid, "text": text, "metadata": meta}, ensure_ascii=False) + "\n")
+    with open(qrels_path, "w", encoding="utf-8") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for qid, docs in eval_set.qrels.items():
+            f.writelines(f"{qid}\t{doc}\t{rel}\n" for doc, rel in docs.items())
