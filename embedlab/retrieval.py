@@ -47,11 +47,11 @@ def open_model(ds, model_id: str, options: dict | None = None, api_key: str | No
     emb = get_embedder(model_id, **options)
     if emb.needs_fit:
         emb = _fitted_copy(model_id, options, ds)
-    return ModelHandle(emb.id, emb, collection_name(emb.settings(), ds.key))
+    return ModelHandle(emb.id, emb, collection_name(emb.settings(), ds.corpus_key))
 
 
 def _fitted_copy(model_id, options, ds):
-    key = (model_id, tuple(sorted(options.items())), ds.key)
+    key = (model_id, tuple(sorted(options.items())), ds.corpus_key)
     with _fit_lock:
         if key not in _fitted:
             from .embedders.registry import _build, canonical_id

@@ -31,6 +31,8 @@ class Dataset:
     chunking: Chunking
     eval_set: EvalSet | None = None
     report: dict = field(default_factory=dict)  # loaded / skipped files, for the page
+    corpus_key: str = ""  # the chunked texts alone: names the vector collections, so vectors are
+    # shared by every dataset with the same texts, whatever evaluation set comes with them
 
     @property
     def chunk_texts(self) -> list[str]:
@@ -55,9 +57,10 @@ class Workspace:
     # -- datasets ---------------------------------------------------------------------------
     def add_dataset(self, documents, chunking: Chunking, eval_set=None, name="", report=None) -> Dataset:
         chunks = chunk_documents(documents, chunking)
-        key = corpus_key(chunks, chunking)
+        ckey = corpus_key(chunks, chunking)
+        key = ckey if eval_set is None else f"{ckey}-{_eval_hash(eval_set)}"
         ds = Dataset(key, name or f"{len(documents)} documents", list(documents), chunks, chunking,
-                     eval_set, report or {})
+                     eval_set, report or {}, ckey)
         folder = self.root / "datasets" / key
         if not (folder / "dataset.json").exists():
             self._write_dataset(folder, ds)
@@ -76,7 +79,8 @@ class Workspace:
             e = ds.eval_set
             write_json(folder / "eval.json", {"queries": e.queries, "qrels": e.qrels,
                                               "generated": e.generated, "note": e.note})
-        write_json(folder / "dataset.json", {"key": ds.key, "name": ds.name, "chunking": ds.chunking.to_dict(),
+        write_json(folder / "dataset.json", {"key": ds.key, "corpus_key": ds.corpus_key, "name": ds.name,
+                                             "chunking": ds.chunking.to_dict(),
                                              "report": ds.report})  # written last: marks complete
 
     def load_dataset(self, key: str) -> Dataset:
@@ -95,7 +99,7 @@ class Workspace:
         eval_set = EvalSet(ev["queries"], ev["qrels"], ev.get("generated", False), ev.get("note", "")) if ev else None
         c = meta["chunking"]
         ds = Dataset(key, meta["name"], docs, chunks, Chunking(c["size"], c["overlap"]), eval_set,
-                     meta.get("report", {}))
+                     meta.get("report", {}), meta.get("corpus_key") or key.split("-")[0])
         self._datasets[key] = ds
         return ds
 
@@ -114,6 +118,11 @@ def write_json(path: Path, data) -> None:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text("utf-8"))
+
+
+def _eval_hash(eval_set: EvalSet) -> str:
+    blob = json.dumps([eval_set.queries, eval_set.qrels], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def text_hash(text: str) -> str:

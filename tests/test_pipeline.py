@@ -155,3 +155,19 @@ def test_store_keeps_a_bounded_number_of_collections_loaded(workspace):
         store.max_loaded = old
         for i in range(4):
             store.drop(f"t_lru_{i}")
+
+
+def test_same_texts_with_another_eval_set_keep_both_and_share_vectors(workspace, dataset, finished):
+    from embedlab.documents import EvalSet
+    from embedlab.workspace import Workspace
+
+    other = EvalSet({"q1": "vitamin D and bone"}, {"q1": {dataset.documents[0].id: 1}}, generated=True)
+    ds2 = workspace.add_dataset(dataset.documents, dataset.chunking, other, name="generated")
+    assert ds2.key != dataset.key and ds2.corpus_key == dataset.corpus_key
+    fresh = Workspace(workspace.root)  # as after a restart: read from disk, not the in-memory cache
+    assert fresh.load_dataset(ds2.key).eval_set.queries == {"q1": "vitamin D and bone"}
+    assert fresh.load_dataset(dataset.key).eval_set.queries == dataset.eval_set.queries
+    comp = comparison.create(workspace, ds2, ["model2vec"])
+    comparison.run(workspace, comp)
+    assert comp.results["model2vec"]["embedded_now"] == 0
+    assert comp.results["model2vec"]["collection"] == finished[0].results["model2vec"]["collection"]
