@@ -163,3 +163,30 @@ def profiled(path: str | None, title: str):
         p.stop()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(f"# {title}; {load()}\n" + p.output_text(unicode=True, color=False))
+
+
+def apply_proposed_fixes() -> None:
+    """The engine change proposed in bench/README.md, patched in for an A/B run (``--proposed``).
+
+    Store.search passes ``output_fields=[]``, which Milvus Lite reads as "every field": each hit
+    comes back with its vector, which pymilvus then decodes. Asking for ``["id"]`` only, and
+    reading ``hits.ids`` / ``hits.distances`` instead of materialising a dict per hit, is the
+    change (same results: the ids and scores are those same lists)."""
+    from embedlab import store
+
+    def search(self, name, queries, k, sparse):
+        self._load(name)
+        rows = list(store._rows(queries))
+        live = [i for i, r in enumerate(rows) if not (sparse and not r)]
+        out = [[] for _ in rows]
+        if not live or k <= 0:
+            return out
+        params = {"metric_type": "IP", "params": {} if sparse else {"ef": max(128, k)}}
+        res = self.client.search(name, data=[rows[i] for i in live], limit=min(k, 16384),
+                                 anns_field="vec", search_params=params, output_fields=["id"])
+        for qi, hits in zip(live, res, strict=True):
+            out[qi] = [store.Hit(int(i), float(d)) for i, d in zip(hits.ids, hits.distances, strict=True)]
+        return out
+
+    store.Store.search = search
+    print("(proposed Store.search change applied: output_fields=['id'], hits.ids/hits.distances)")

@@ -30,7 +30,10 @@ def main() -> None:
     ap.add_argument("--workspace", help="build (or reuse) the comparison here instead of a temp folder")
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--embed-all", action="store_true", help="embed every chunk for real with every model")
+    ap.add_argument("--proposed", action="store_true", help="apply the engine change proposed in README")
     args = ap.parse_args()
+    if args.proposed:
+        c.apply_proposed_fixes()
     c.header("search_overhead (#6)")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     ws, ds, comp = _corpus.build(c.size(args), models, args.workspace, args.embed_all)
