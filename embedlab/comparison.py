@@ -150,11 +150,22 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     result = {"status": "done", "embedded_now": len(missing), "embed_seconds": round(seconds, 3),
               "stored": len(have) + len(missing), "dim": emb.dim, "sparse": emb.sparse,
               "settings": emb.settings()}
-    if missing:
-        result["chunks_per_s"] = round(len(missing) / max(seconds, 1e-9), 2)
+    result.update(_embedding_rate(ws, name, len(missing), seconds))
     _record(ws, comp, mid, **result)
     emit({"model": mid, "stage": "done", "embedded_now": len(missing)})
     return handle
+
+
+def _embedding_rate(ws, collection: str, embedded: int, seconds: float) -> dict:
+    """Chunks per second, measured when this collection's vectors were made. A run that embedded
+    nothing reports the rate of the run that did, so the Costs page always has a figure."""
+    path = ws.root / "collections" / f"{collection}.json"
+    if embedded:
+        rate = {"chunks_per_s": round(embedded / max(seconds, 1e-9), 2), "rate_chunks": embedded,
+                "rate_measured": datetime.now(UTC).isoformat(timespec="seconds")}
+        write_json(path, rate)
+        return rate
+    return read_json(path) if path.exists() else {}
 
 
 def _evaluate(ws, ds, comp, handle):

@@ -62,6 +62,8 @@ def test_second_comparison_on_same_data_embeds_nothing(workspace, dataset, finis
     assert again.results["bm25"]["embedded_now"] == 0
     assert again.results["model2vec"]["embedded_now"] == 0
     assert again.results["model2vec"]["collection"] == finished[0].results["model2vec"]["collection"]
+    # the rate measured when the vectors were made carries over to the comparison that reused them
+    assert again.results["model2vec"]["chunks_per_s"] == finished[0].results["model2vec"]["chunks_per_s"] > 0
 
 
 def test_manifest_round_trip_and_no_secret(workspace, dataset):

@@ -25,7 +25,7 @@ def _shared():
 
 class _E5Base(Embedder):
     max_tokens = 512
-    block_size = 128
+    block_size = 64
 
     def __init__(self):
         self.model = _shared()

@@ -21,6 +21,7 @@ def _load(name: str, backend: str = "torch"):
 
 class STEmbedder(Embedder):
     batch_size = 32
+    block_size = 128  # progress and storing every ~5-20 s on a CPU
 
     def __init__(self, name: str, backend: str = "torch", description: str = ""):
         self.name, self.backend = name, backend

@@ -14,6 +14,7 @@ class SpladeEmbedder(Embedder):
     sparse = True
     normalize = False
     batch_size = 32
+    block_size = 128
 
     def __init__(self, name: str):
         from sentence_transformers import SparseEncoder
