@@ -205,10 +205,11 @@ class Store:
         if not live or k <= 0:
             return out
         params = {"metric_type": "IP", "params": {} if sparse else {"ef": max(128, k)}}
+        # output_fields=[] means "every field" to Milvus Lite: each hit would carry its vector.
         res = self.client.search(name, data=[rows[i] for i in live], limit=min(k, 16384),
-                                 anns_field="vec", search_params=params, output_fields=[])
+                                 anns_field="vec", search_params=params, output_fields=["id"])
         for qi, hits in zip(live, res, strict=True):
-            out[qi] = [Hit(int(h["id"]), float(h["distance"])) for h in hits]
+            out[qi] = [Hit(int(i), float(d)) for i, d in zip(hits.ids, hits.distances, strict=True)]
         return out
 
 
