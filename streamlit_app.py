@@ -39,6 +39,7 @@ def _pages():
 
 
 warmup.start()
+st.session_state["_entry_run"] = True  # this session's run came through the entrypoint
 page = st.navigation(_pages())
 current = state.load_current()
 st.session_state["_current"] = current

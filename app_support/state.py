@@ -160,9 +160,9 @@ def entrypoint_guard() -> None:
     in the process, and then a deep link (/Map?c=…) runs the page file alone: no navigation, no
     sidebar, no comparison. Here the entrypoint runs instead (its st.navigation opens this same
     page), within this script run so no widget event is lost; then the outer run stops."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
+    # A per-session flag: the process-wide PagesManager flag is flipped by other sessions'
+    # st.navigation, so simultaneous first visits raced on it.
+    if not st.session_state.pop("_entry_run", False):
         import runpy
 
         runpy.run_path(str(ENTRYPOINT), run_name="__main__")

@@ -32,4 +32,4 @@ def hover_escape(text: str, n: int = 160, width: int = 60) -> str:
         else:
             line = f"{line} {w}".strip()
     lines.append(line)
-    return "<br>".join(html.escape(x, quote=True) for x in lines)
+    return "<br>".join(html.escape(x, quote=False) for x in lines)  # plotly shows &quot; raw; < > & still escaped

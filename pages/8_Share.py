@@ -29,7 +29,7 @@ def _report() -> str:
 
 
 st.download_button("Download HTML report", _report, file_name=f"embedlab-{comp.id[:8]}-report.html",
-                   mime="text/html", icon=":material/description:", type="primary",
+                   mime="text/html", icon=":material/description:", type="primary", on_click="ignore",
                    disabled=not cur.done_models())
 
 st.subheader("Data")

@@ -379,8 +379,6 @@ def test_hostile_text_on_the_map_and_in_hover(fresh_map):
     no_exception(page)
 
 
-@pytest.mark.xfail(strict=True, reason="hover_escape uses html.escape(quote=True); plotly does not decode "
-                                       "&quot;, so a double quote shows as &quot; (reported to the lead)")
 def test_hover_shows_quotes_as_quotes(fresh_map):
     page, target = fresh_map
     label = hover_label(page, target)

@@ -225,9 +225,6 @@ def test_eight_users_at_once(tmp_path_factory):
     assert rss["after links"] < 3000, rss
 
 
-@pytest.mark.xfail(strict=False, reason="race: entrypoint_guard reads the process-wide PagesManager flag, which "
-                                        "another session's st.navigation flips; a deep link then runs the page "
-                                        "alone (no sidebar, no comparison) — reported to the lead")
 def test_simultaneous_first_visits_get_the_whole_app(tmp_path_factory):
     """Eight deep links at once on a server nobody has visited: each gets navigation, the
     sidebar and the (sample) comparison, as a lone first visit does."""
