@@ -16,7 +16,9 @@ FAST = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25", "hybrid:model
 
 @pytest.fixture(scope="module")
 def dataset(workspace, sample_docs):
-    return workspace.add_dataset(sample_docs.documents, Chunking(256, 32), sample_docs.eval_set, name="sample")
+    # a chunking no other test file uses: the session workspace is shared, and these tests
+    # must see their own models embed (progress events, counts)
+    return workspace.add_dataset(sample_docs.documents, Chunking(240, 24), sample_docs.eval_set, name="sample")
 
 
 @pytest.fixture(scope="module")
