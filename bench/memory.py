@@ -20,7 +20,7 @@ from pathlib import Path
 
 import _common as c
 
-MODELS = "minilm,e5-small,bm25,model2vec"
+MODELS = "minilm,minilm-l3-onnx,bm25,model2vec"
 
 
 def main() -> None:
