@@ -151,13 +151,24 @@ def _browser(root: str, cid: str, n_models: int) -> dict:
                                "--server.headless", "true", "--server.port", str(port),
                                "--browser.gatherUsageStats", "false"],
                               cwd=c.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    before = _snapshot(root, cid)
     try:
         _wait_healthy(port)
         url = f"http://localhost:{port}/Map?c={cid}"
-        return {"server's first page": _page_draw(url, n_models), "second visitor": _page_draw(url, n_models)}
+        loads = {"server's first page": _page_draw(url, n_models), "second visitor": _page_draw(url, n_models)}
+        changed = sorted(set(_snapshot(root, cid).items()) ^ set(before.items()))
+        print(f"comparison files written by the server during the visits: {[p for p, _ in changed] or 'none'}")
+        return loads
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _snapshot(root: str, cid: str) -> dict:
+    """Every file of the comparison (manifest, per-query results, cached maps) → its mtime: a
+    re-run or a recomputed map would rewrite one of them."""
+    folder = Path(root) / "comparisons" / cid
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
 def _wait_healthy(port: int, timeout: float = 120) -> None:
