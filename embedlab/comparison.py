@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
@@ -136,16 +138,27 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     _record(ws, comp, mid, status="embedding", collection=name, chunks=len(ds.chunks))
     t0, done = time.perf_counter(), 0
     texts = [ds.chunks[i].text for i in missing]
+    # A collection embedded whole in this process is kept for search as it is written (see
+    # Store.hold), rather than read back from Milvus on the first search.
+    kept, kept_bytes = ([] if not have else None), 0
     for start, vecs in emb.iter_batches(texts, "document"):
         if not store.exists(name):
             store.ensure(name, vecs.shape[1] if not emb.sparse else None, emb.sparse)
         ids = missing[start : start + vecs.shape[0]]
         store.upsert(name, ids, sparse_rows_for_storage(vecs) if emb.sparse else vecs)
         done += len(ids)
+        if kept is not None:
+            kept.append(vecs)
+            kept_bytes += vecs.data.nbytes if emb.sparse else vecs.nbytes
+            kept = kept if kept_bytes <= store.resident_bytes else None
         rate = done / max(time.perf_counter() - t0, 1e-9)
         emit({"model": mid, "stage": "embed", "done": len(have) + done, "total": len(ds.chunks),
               "rate": rate, "eta_s": (len(missing) - done) / rate})
     store.ensure(name, emb.dim, emb.sparse)
+    if missing:
+        store.flush(name)  # Milvus indexes sealed rows only; a reopened workspace would flush anyway
+        if kept:
+            store.hold(name, missing, _stacked(kept, emb.sparse))
     seconds = time.perf_counter() - t0
     result = {"status": "done", "embedded_now": len(missing), "embed_seconds": round(seconds, 3),
               "stored": len(have) + len(missing), "dim": emb.dim, "sparse": emb.sparse,
@@ -154,6 +167,16 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     _record(ws, comp, mid, **result)
     emit({"model": mid, "stage": "done", "embedded_now": len(missing)})
     return handle
+
+
+def _stacked(blocks, sparse: bool):
+    if sparse:
+        import scipy.sparse as sp
+
+        width = max(b.shape[1] for b in blocks)
+        return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
+                         format="csr").astype(np.float32)
+    return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
 
 
 def _embedding_rate(ws, collection: str, embedded: int, seconds: float) -> dict:

@@ -28,6 +28,10 @@ SPARSE_SENTINEL_WEIGHT = 1e-9
 _write_lock = threading.RLock()
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
+# Vectors held in process for exact search (see Store.search): (uri, name) → _Resident.
+_resident: OrderedDict[tuple[str, str], _Resident] = OrderedDict()
+_resident_lock = threading.Lock()
+_REMOTE = ("http://", "https://", "tcp://", "unix:")
 
 
 class StoreError(RuntimeError):
@@ -42,6 +46,17 @@ class WorkspaceLockedError(StoreError):
 class Hit:
     id: int
     score: float
+
+
+@dataclass
+class _Resident:
+    ids: np.ndarray  # int64, ascending
+    matrix: object  # float32 ndarray (dense) or csr_matrix (sparse), one row per id
+
+    @property
+    def nbytes(self) -> int:
+        m = self.matrix
+        return int(m.nbytes if isinstance(m, np.ndarray) else m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
 
 
 def default_uri(workspace: Path) -> str:
@@ -86,10 +101,19 @@ class Store:
     # A loaded 100k×384 collection costs 1–2 GB: keep only the most recently used ones loaded.
     max_loaded = int(os.environ.get("EMBEDLAB_MAX_LOADED_COLLECTIONS", "12"))
 
+    # Vectors kept in process for exact search, across collections (least recently used dropped).
+    resident_bytes = int(os.environ.get("EMBEDLAB_RESIDENT_MB", "3072")) * 2**20
+
     def __init__(self, uri: str):
         self.uri = uri
         self.client = get_client(uri)
         self._loaded: OrderedDict[str, None] = OrderedDict()
+        # Milvus Lite answers a search by looping in Python over every row before any vector maths
+        # (~25 ms at 50k rows, before its index is even consulted) and brute-forces rows not yet
+        # flushed; an exact product over vectors held here takes 1–2 ms. A Milvus server searches
+        # in C++, and other processes may write to it, so there we ask the server.
+        flag = os.environ.get("EMBEDLAB_IN_PROCESS_SEARCH", "")
+        self.in_process = flag == "1" or (flag != "0" and not uri.startswith(_REMOTE))
 
     # -- collections ----------------------------------------------------------------------
     def ensure(self, name: str, dim: int | None, sparse: bool) -> None:
@@ -144,6 +168,13 @@ class Store:
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
             self._loaded.pop(name, None)
+            self._forget(name)
+
+    def flush(self, name: str) -> None:
+        """Seal written rows into a segment, so Milvus builds its index over them (rows left in
+        Lite's memtable are searched by brute force until a restart)."""
+        with _write_lock:
+            self.client.flush(name)
 
     def release(self, name: str) -> None:
         with _write_lock:
@@ -181,10 +212,19 @@ class Store:
     def upsert(self, name: str, ids: Iterable[int], vectors) -> None:
         rows = [{"id": int(i), "vec": v} for i, v in zip(ids, _rows(vectors), strict=True)]
         with _write_lock:
+            self._forget(name)
             self.client.upsert(name, rows)
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""
+        held = _resident_get((self.uri, name))
+        if held is not None:
+            ids = np.asarray(ids, dtype=np.int64)
+            if len(ids) == len(held.ids) and np.array_equal(ids, held.ids):
+                return held.matrix  # the same object search uses: not held twice
+            pos = np.searchsorted(held.ids, ids)
+            if len(ids) and (pos.max() < len(held.ids)) and np.array_equal(held.ids[pos], ids):
+                return held.matrix[pos]
         self._load(name)
         got: dict[int, object] = {}
         for s in range(0, len(ids), 4096):
@@ -198,6 +238,10 @@ class Store:
 
     # -- search ---------------------------------------------------------------------------
     def search(self, name: str, queries, k: int, sparse: bool) -> list[list[Hit]]:
+        if self.in_process:
+            held = self.resident(name, sparse)
+            if held is not None:
+                return _exact_search(held, queries, k, sparse)
         self._load(name)
         rows = list(_rows(queries))
         live = [i for i, r in enumerate(rows) if not (sparse and not r)]
@@ -211,6 +255,111 @@ class Store:
         for qi, hits in zip(live, res, strict=True):
             out[qi] = [Hit(int(i), float(d)) for i, d in zip(hits.ids, hits.distances, strict=True)]
         return out
+
+
+    # -- vectors held in process ------------------------------------------------------------
+    def resident(self, name: str, sparse: bool) -> _Resident | None:
+        """Every stored vector of ``name``, read once and kept (None if it would not fit)."""
+        key = (self.uri, name)
+        held = _resident_get(key)
+        if held is not None:
+            return held
+        with _lock_for(key):
+            held = _resident_get(key)
+            if held is None:
+                held = self._read_all(name, sparse)
+                if held.nbytes > self.resident_bytes:
+                    return None
+                _resident_put(key, held, self.resident_bytes)
+        return held
+
+    def hold(self, name: str, ids, matrix) -> None:
+        """Keep vectors just written to ``name`` for search, instead of reading them back."""
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        held = _Resident(ids[order], matrix[order] if not np.array_equal(order, np.arange(len(ids))) else matrix)
+        if held.nbytes <= self.resident_bytes:
+            _resident_put((self.uri, name), held, self.resident_bytes)
+
+    def _read_all(self, name: str, sparse: bool) -> _Resident:
+        self._load(name)
+        got_ids, vecs = [], []
+        it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=["id", "vec"])
+        try:
+            while batch := it.next():
+                got_ids.extend(int(r["id"]) for r in batch)
+                vecs.extend(r["vec"] for r in batch)
+        finally:
+            it.close()
+        order = np.argsort(np.asarray(got_ids, dtype=np.int64), kind="stable")
+        ids = np.asarray(got_ids, dtype=np.int64)[order]
+        if sparse:
+            matrix = _stack([vecs[i] for i in order], True)
+        else:
+            matrix = np.asarray(vecs, dtype=np.float32).reshape(len(vecs), -1)[order] if vecs else np.zeros((0, 1))
+        return _Resident(ids, matrix)
+
+    def _forget(self, name: str) -> None:
+        with _resident_lock:
+            _resident.pop((self.uri, name), None)
+
+
+_key_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _lock_for(key) -> threading.Lock:
+    with _resident_lock:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
+def _resident_get(key) -> _Resident | None:
+    with _resident_lock:
+        held = _resident.get(key)
+        if held is not None:
+            _resident.move_to_end(key)
+        return held
+
+
+def _resident_put(key, held: _Resident, budget: int) -> None:
+    with _resident_lock:
+        _resident[key] = held
+        while len(_resident) > 1 and sum(h.nbytes for h in _resident.values()) > budget:
+            _resident.popitem(last=False)
+
+
+def _exact_search(held: _Resident, queries, k: int, sparse: bool) -> list[list[Hit]]:
+    """Top-k by inner product over every stored vector; ties go to the smaller id, as in Milvus.
+    Sparse search returns only documents sharing a term with the query, as Milvus' inverted index."""
+    n = len(held.ids)
+    if sparse:
+        q = queries.tocsr().astype(np.float32)
+        width = held.matrix.shape[1]
+        if q.shape[1] != width:  # query terms beyond the stored vocabulary can't match anything
+            import scipy.sparse as sp
+
+            q = q[:, :width] if q.shape[1] > width else sp.csr_matrix((q.data, q.indices, q.indptr),
+                                                                       shape=(q.shape[0], width))
+        scores = np.asarray((held.matrix @ q.T).T.todense(), dtype=np.float32)
+    else:
+        q = np.asarray(queries, dtype=np.float32).reshape(-1, held.matrix.shape[1] if n else 1)
+        scores = q @ held.matrix.T if n else np.zeros((len(q), 0), np.float32)
+    out: list[list[Hit]] = []
+    k = min(k, n, 16384)
+    for row in scores:
+        if k <= 0:
+            out.append([])
+            continue
+        if k < n:  # everything above the k-th score, then ties at it by ascending id
+            kth = row[np.argpartition(-row, k - 1)[k - 1]]
+            above, tied = np.flatnonzero(row > kth), np.flatnonzero(row == kth)
+            top = np.concatenate([above, tied[: k - len(above)]])
+        else:
+            top = np.arange(n)
+        top = top[np.lexsort((held.ids[top], -row[top]))]
+        if sparse:
+            top = top[row[top] > 0]
+        out.append([Hit(int(held.ids[j]), float(row[j])) for j in top])
+    return out
 
 
 def _rows(vectors):
@@ -249,11 +398,13 @@ def _stack(vecs, sparse):
 
     rows, cols, vals = [], [], []
     for r, v in enumerate(vecs):
-        items = v.items() if isinstance(v, dict) else []
-        for c, w in items:
-            if int(c) != SPARSE_SENTINEL:
-                rows.append(r)
-                cols.append(int(c))
-                vals.append(float(w))
-    width = (max(cols) + 1) if cols else 1
-    return sp.csr_matrix((vals, (rows, cols)), shape=(len(vecs), width), dtype=np.float32)
+        if isinstance(v, dict) and v:
+            rows.extend([r] * len(v))
+            cols.extend(v.keys())
+            vals.extend(v.values())
+    rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    vals_a = np.asarray(vals, dtype=np.float32)
+    real = cols_a != SPARSE_SENTINEL
+    rows_a, cols_a, vals_a = rows_a[real], cols_a[real], vals_a[real]
+    width = int(cols_a.max()) + 1 if len(cols_a) else 1
+    return sp.csr_matrix((vals_a, (rows_a, cols_a)), shape=(len(vecs), width), dtype=np.float32)

@@ -10,7 +10,6 @@ than Milvus' built-in BM25 function because that function ignores the stemmer se
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 
 import numpy as np
 
@@ -52,35 +51,47 @@ class BM25Embedder(Embedder):
                                           show_progress=False)
 
     def fit(self, texts) -> None:
-        """Corpus statistics: vocabulary, document frequencies, average length."""
+        """Corpus statistics: vocabulary, document frequencies, average length. The corpus's
+        tokens are kept until its documents are embedded, so they are tokenized once."""
+        texts = list(texts)
         terms = self._terms(texts)
-        df: Counter = Counter()
-        for doc in terms:
-            df.update(set(doc))
-        self.vocab = {t: i for i, t in enumerate(sorted(df))}
+        self.vocab = {t: i for i, t in enumerate(sorted({t for doc in terms for t in doc}))}
+        ids = [self._ids(doc) for doc in terms]
         n = len(terms)
-        dfs = np.array([df[t] for t in sorted(df)], dtype=np.float64)
+        flat = np.concatenate([np.unique(d) for d in ids]) if ids else np.zeros(0, np.int64)
+        dfs = np.bincount(flat, minlength=len(self.vocab)).astype(np.float64)
         self.idf = np.log(1 + (n - dfs + 0.5) / (dfs + 0.5))  # Lucene idf, as bm25s
         self.avgdl = max(np.mean([len(d) for d in terms]) if terms else 1.0, 1e-9)
         self.corpus_key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
+        self._fitted_tokens = dict(zip(texts, ids, strict=True))
+
+    def _ids(self, doc: list[str]) -> np.ndarray:
+        """Vocabulary indices of a token list; -1 for a term the corpus never had."""
+        get = self.vocab.get
+        return np.fromiter((get(t, -1) for t in doc), dtype=np.int64, count=len(doc))
 
     def _embed_batch(self, texts, kind):
         import scipy.sparse as sp
 
         if not self.vocab:
             raise EmbedderError("bm25 must be fitted on the corpus before it can embed")
-        rows, cols, vals = [], [], []
-        for r, doc in enumerate(self._terms(texts)):
-            counts = Counter(t for t in doc if t in self.vocab)
-            for term, tf in counts.items():
-                rows.append(r)
-                cols.append(self.vocab[term])
-                vals.append(tf if kind == "query" else self._weight(term, tf, len(doc)))
-        return sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(len(texts), len(self.vocab)))
-
-    def _weight(self, term: str, tf: int, dl: int) -> float:
-        norm = tf + self.k1 * (1 - self.b + self.b * dl / self.avgdl)
-        return float(self.idf[self.vocab[term]] * tf / norm)  # bm25s drops the constant (k1 + 1)
+        kept = getattr(self, "_fitted_tokens", {})
+        ids: list[np.ndarray | None] = [kept.pop(t, None) if kind == "document" else None for t in texts]
+        todo = [i for i, d in enumerate(ids) if d is None]
+        for i, doc in zip(todo, self._terms([texts[i] for i in todo]) if todo else [], strict=True):
+            ids[i] = self._ids(doc)
+        lens = np.array([len(d) for d in ids], dtype=np.float64)
+        rows = np.repeat(np.arange(len(ids)), lens.astype(np.int64))
+        cols = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        known = cols >= 0
+        width = len(self.vocab)
+        cells, tf = np.unique(rows[known] * width + cols[known], return_counts=True)
+        r, c = cells // width, cells % width
+        if kind == "query":
+            vals = tf.astype(np.float32)
+        else:  # Lucene BM25 weight; bm25s drops the constant (k1 + 1)
+            vals = self.idf[c] * tf / (tf + self.k1 * (1 - self.b + self.b * lens[r] / self.avgdl))
+        return sp.csr_matrix((vals.astype(np.float32), (r, c)), shape=(len(texts), width))
 
     def count_tokens(self, texts):
         return [len(d) for d in self._terms(texts)]

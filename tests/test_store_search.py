@@ -1,0 +1,90 @@
+"""Search over vectors held in process (the Milvus Lite path) answers as Milvus does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from embedlab.store import Store, sparse_rows_for_storage
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(str(tmp_path_factory.mktemp("search") / "milvus.db"))
+
+
+def both(store, name, queries, k, sparse):
+    store.in_process = False
+    milvus = store.search(name, queries, k, sparse)
+    store.in_process = True
+    ours = store.search(name, queries, k, sparse)
+    return milvus, ours
+
+
+def ids(hits):
+    return [[h.id for h in row] for row in hits]
+
+
+def test_dense_matches_milvus(store):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store.ensure("dense", 32, False)
+    store.upsert("dense", range(3000), x)
+    store.flush("dense")
+    q = x[:25] + rng.normal(0, 0.05, (25, 32)).astype(np.float32)
+    milvus, ours = both(store, "dense", q, 10, False)
+    assert ids(ours) == ids(milvus)
+    for a, b in zip(milvus, ours, strict=True):
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
+
+
+def test_sparse_returns_only_documents_sharing_a_term(store):
+    m = sp.random(2000, 400, density=0.02, format="csr", random_state=1, dtype=np.float32)
+    m = sp.vstack([m, sp.csr_matrix((1, 400), dtype=np.float32)]).tocsr()  # an empty document: sentinel
+    store.ensure("sparse", None, True)
+    store.upsert("sparse", range(m.shape[0]), sparse_rows_for_storage(m))
+    store.flush("sparse")
+    rare = int(np.argmin(np.diff(m.tocsc().indptr) + (np.diff(m.tocsc().indptr) == 0) * 10**6))
+    q = sp.vstack([sp.random(6, 400, density=0.02, format="csr", random_state=2, dtype=np.float32),
+                   sp.csr_matrix(([1.0], ([0], [rare])), shape=(1, 400), dtype=np.float32),
+                   sp.csr_matrix((1, 400), dtype=np.float32)]).tocsr()  # last: no terms at all
+    milvus, ours = both(store, "sparse", q, 50, True)
+    assert ids(ours) == ids(milvus)
+    assert 0 < len(ours[6]) == len(m[:, rare].nonzero()[0]) < 50  # only the rare term's documents
+    assert ours[7] == []
+    assert m.shape[0] - 1 not in {h.id for row in ours for h in row}  # the empty document never matches
+
+
+def test_ties_go_to_the_smaller_id(store):
+    rng = np.random.default_rng(3)
+    x = np.tile(np.eye(1, 8, dtype=np.float32), (5000, 1))  # identical vectors...
+    x[rng.choice(5000, 3, replace=False)] = np.eye(1, 8, 1, dtype=np.float32) * 0.5 + x[0]  # ...but three better
+    store.ensure("ties", 8, False)
+    store.upsert("ties", range(5000), x)
+    hits = store.search("ties", x[:1] + np.eye(1, 8, 1, dtype=np.float32), 6, False)[0]
+    better = sorted(np.flatnonzero(x[:, 1] > 0).tolist())
+    rest = [i for i in range(5000) if i not in better][:3]
+    assert [h.id for h in hits] == better + rest
+
+
+def test_writes_invalidate_and_hold_keeps_what_was_written(store):
+    x = np.eye(6, 6, dtype=np.float32)
+    store.ensure("fresh", 6, False)
+    store.upsert("fresh", range(5), x[:5])
+    assert [h.id for h in store.search("fresh", x[5:6] + x[4:5], 1, False)[0]] == [4]
+    store.upsert("fresh", [5], x[5:6] * 2)  # a write after the first search is seen by the next
+    assert store.search("fresh", x[5:6], 1, False)[0][0].id == 5
+    held = store.resident("fresh", False)
+    assert held.matrix.shape == (6, 6) and list(held.ids) == list(range(6))
+    assert store.vectors("fresh", list(range(6)), False) is held.matrix  # one copy for maps and search
+    np.testing.assert_array_equal(store.vectors("fresh", [5, 1], False), np.stack([x[5] * 2, x[1]]))
+
+    store.upsert("fresh", range(6), x[::-1].copy())
+    store.hold("fresh", [5, 4, 3, 2, 1, 0], x)  # what comparison.run does after writing a model
+    assert store.resident("fresh", False).matrix[0, 5] == 1  # id 0 holds x[5] (row order by id)
+    store.in_process = False
+    assert store.search("fresh", x[:1], 1, False)[0][0].id == 5  # Milvus agrees
+    store.in_process = True
+    assert store.search("fresh", x[:1], 1, False)[0][0].id == 5
