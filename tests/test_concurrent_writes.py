@@ -1,0 +1,116 @@
+"""Concurrent upserts through the one shared Milvus Lite client: every acknowledged row is stored
+exactly once — and without ``store._write_lock`` the same workload loses rows or fails.
+
+Why it went wrong without the lock (milvus-lite 3.2.2, ``engine/collection.py``): after each
+insert a writer checks the memtable's byte budget and, when it is full, freezes the memtable and
+swaps in a fresh one — with no lock around the check-freeze-swap. Two writers flushing at once
+both freeze the same memtable, and rows another writer put into the memtable swapped in between
+are dropped with it; the two flushes then commit out of order ("current_seq is monotonic; tried
+to set X < Y", raised to the caller). An earlier test with 9,600 rows never lost any because Lite
+only flushes every 128 MB, which that test never reached, so the race was never run.
+
+Two settings make the race run many times in a few seconds, instead of once per 128 MB of a
+large ingest: Lite's own ``MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES`` shrinks the flush budget
+(hundreds of flushes in 9,600 rows), and ``sys.setswitchinterval`` makes threads take turns
+every few bytecodes so the unguarded window is actually hit. Neither changes what the lock does.
+The writes run in a subprocess (the budget is read when Lite is imported, and Lite allows one
+client per process); rows are counted afterwards in another fresh process.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from conftest import ROOT
+from test_reliability import env, stored_rows
+
+THREADS, PER_THREAD, BATCH, DIM = 8, 1200, 50, 16
+FLUSH_BUDGET = 16_384  # bytes: Lite flushes every ~250 rows of this size
+TRIES_WITHOUT_LOCK = 4  # each went wrong in 4 of 4 runs here; see the test's message
+
+WRITERS = """
+import contextlib, json, sys, threading
+import numpy as np
+import embedlab.store as store_module
+
+uri, locked, threads, per_thread, batch, dim = sys.argv[1], sys.argv[2] == "locked", *map(int, sys.argv[3:])
+sys.setswitchinterval(1e-6)
+if not locked:
+    store_module._write_lock = contextlib.nullcontext()  # the protection switched off
+store = store_module.Store(uri)
+store.ensure("rows", dim, False)
+acked, errors = [], []
+
+def writer(t):
+    rng = np.random.default_rng(t)
+    for start in range(0, per_thread, batch):
+        ids = list(range(t * 1_000_000 + start, t * 1_000_000 + start + batch))
+        try:
+            store.upsert("rows", ids, rng.random((batch, dim), dtype=np.float32) + 0.01)
+            acked.extend(ids)  # list.extend is atomic under the GIL
+        except Exception as e:  # reported, and the writer goes on like a caller would
+            errors.append(f"{type(e).__name__}: {e}"[:300])
+
+workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+print(json.dumps({"acked": acked, "errors": errors}))
+"""
+
+
+@dataclass
+class Outcome:
+    expected: set[int]  # every id the writers sent
+    acked: set[int]  # ids whose upsert returned without an error
+    stored: list[int]  # ids read back in a fresh process
+    rows: int  # rows read back (a duplicate would count twice here)
+    errors: list[str]
+
+    @property
+    def lost(self) -> set[int]:
+        return self.acked - set(self.stored)
+
+    def summary(self) -> str:
+        return (f"sent {len(self.expected)}, acknowledged {len(self.acked)}, stored {len(self.stored)} ids in "
+                f"{self.rows} rows, {len(self.lost)} acknowledged rows lost, {len(self.errors)} errors "
+                f"{sorted(set(e[:120] for e in self.errors))[:3]}")
+
+
+def write_concurrently(tmp_path, locked: bool) -> Outcome:
+    uri = str(tmp_path / "milvus.db")
+    done = subprocess.run([sys.executable, "-c", WRITERS, uri, "locked" if locked else "unlocked",
+                           *map(str, (THREADS, PER_THREAD, BATCH, DIM))], cwd=ROOT, capture_output=True, text=True,
+                          env=env(MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES=str(FLUSH_BUDGET)), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = stored_rows(uri)["rows"]
+    expected = {t * 1_000_000 + i for t in range(THREADS) for i in range(PER_THREAD)}
+    return Outcome(expected, set(report["acked"]), rows["ids"], rows["rows"], report["errors"])
+
+
+def test_concurrent_upserts_through_one_client_store_every_row_exactly_once(tmp_path):
+    for trial in range(2):
+        out = write_concurrently(tmp_path / f"t{trial}", locked=True)
+        print(out.summary())
+        assert out.errors == []
+        assert out.acked == out.expected
+        assert out.stored == sorted(out.expected)  # nothing lost, nothing extra
+        assert out.rows == len(out.expected)  # nothing stored twice
+
+
+def test_without_the_write_lock_the_same_workload_loses_rows_or_fails(tmp_path):
+    """The demonstration that the lock is what keeps the test above green. If this fails, Lite no
+    longer loses rows in this workload (a fixed Lite?): the lock may then be unneeded — measure
+    again before removing it."""
+    seen = []
+    for trial in range(TRIES_WITHOUT_LOCK):
+        out = write_concurrently(tmp_path / f"t{trial}", locked=False)
+        seen.append(out.summary())
+        print(f"without the lock, run {trial + 1}: {seen[-1]}")
+        if out.lost or out.errors or out.rows != len(out.stored) or not set(out.stored) <= out.expected:
+            return
+    raise AssertionError(f"without the lock nothing went wrong in {TRIES_WITHOUT_LOCK} runs — the test "
+                         "above no longer shows that the lock is needed:\n" + "\n".join(seen))
