@@ -10,6 +10,7 @@ with the same seed reopens the same layout without recomputing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -24,6 +25,7 @@ import numpy as np
 # umap_layout gives UMAP exact neighbours without an NN-descent index, which only transform() needs.
 warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
 
+log = logging.getLogger("embedlab.projection")
 _CACHE_BYTES = 1 << 30  # vectors kept in memory across page reruns; 50k×384 float32 is 77 MB
 _vector_cache: OrderedDict[tuple, object] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -283,6 +285,7 @@ def warm_up_umap() -> None:
         if _warm["started"]:
             return
         _warm["started"] = True
+    log.info("UMAP warm-up started (numba compiles in the background)")
     threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True).start()
 
 
@@ -295,6 +298,7 @@ def _warm_up() -> None:
     except Exception as e:  # a broken numba/llvmlite install: say so on the page, keep PCA
         _warm["error"] = f"{type(e).__name__}: {e}"
     _warm["seconds"] = round(time.perf_counter() - t, 1)
+    log.info("UMAP warm-up %s in %.1f s", "failed" if _warm["error"] else "done", _warm["seconds"])
 
 
 def umap_ready() -> bool:

@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
-exec .venv/bin/streamlit run streamlit_app.py --server.headless true "$@"
+exec .venv/bin/python -m app_support.serve --server.headless true "$@"

@@ -64,14 +64,15 @@ def seed_sample(workspace: Path) -> None:
 
 
 class Server:
-    """`streamlit run streamlit_app.py` on 127.0.0.1 and a free port; log in <workspace>/server.log."""
+    """The app as users start it (``python -m app_support.serve``, i.e. `streamlit run
+    streamlit_app.py` behind the launcher) on 127.0.0.1 and a free port; log in <workspace>/server.log."""
 
     def __init__(self, workspace: Path, env: dict | None = None):
         self.workspace = workspace
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = workspace / "server.log"
-        cmd = [str(Path(sys.executable).parent / "streamlit"), "run", "streamlit_app.py", "--server.headless", "true",
+        cmd = [sys.executable, "-m", "app_support.serve", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false"]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()

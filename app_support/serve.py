@@ -1,0 +1,34 @@
+"""Start the EmbedLab server: ``python -m app_support.serve [streamlit options]``.
+
+Streamlit has no start-up hook: code in ``streamlit_app.py`` first runs when the first visitor
+arrives. UMAP's numba code takes 15–70 s to compile once per process, so this launcher starts
+that compile in a background thread of the server process itself, before Streamlit serves
+anything; the first visitor's map then finds it compiled (or compiling, said on the page).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
+    logging.getLogger("embedlab").setLevel(logging.INFO)
+    from embedlab import projection
+
+    projection.warm_up_umap()  # same process as the server: the compiled code is the pages' code
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP), *argv]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
