@@ -1,17 +1,19 @@
-"""Concurrent upserts through the one shared Milvus Lite client: every acknowledged row is stored
-exactly once — and without ``store._write_lock`` the same workload loses rows or fails.
+"""Concurrent upserts (and flushes) through the one shared Milvus Lite client: every acknowledged
+row is stored exactly once — and without ``store._write_lock`` the same workload loses rows or
+fails.
 
-Why it went wrong without the lock (milvus-lite 3.2.2, ``engine/collection.py``): after each
-insert a writer checks the memtable's byte budget and, when it is full, freezes the memtable and
-swaps in a fresh one — with no lock around the check-freeze-swap. Two writers flushing at once
-both freeze the same memtable, and rows another writer put into the memtable swapped in between
-are dropped with it; the two flushes then commit out of order ("current_seq is monotonic; tried
-to set X < Y", raised to the caller). An earlier test with 9,600 rows never lost any because Lite
-only flushes every 128 MB, which that test never reached, so the race was never run.
+Why it goes wrong without the lock (milvus-lite 3.2.2, ``engine/collection.py``): a writer looks
+up the current memtable and appends its batch to it; after every insert a writer whose memtable is
+over its byte budget freezes that memtable, writes it to Parquet and swaps in a fresh one, with no
+lock around either. A batch appended to the memtable after another thread's flush began is
+acknowledged but never written: traced here, the rows lost equalled the rows that landed in a
+memtable after its flush started. Flushes that overlap also commit out of order and raise
+"current_seq is monotonic; tried to set X < Y" to the caller. ``Store.flush`` takes the same path.
+An earlier test (9,600 rows) never lost any: Lite flushes every 128 MB, which it never reached.
 
 Two settings make the race run many times in a few seconds, instead of once per 128 MB of a
 large ingest: Lite's own ``MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES`` shrinks the flush budget
-(hundreds of flushes in 9,600 rows), and ``sys.setswitchinterval`` makes threads take turns
+(~40 flushes in 9,600 rows instead of none), and ``sys.setswitchinterval`` makes threads take turns
 every few bytecodes so the unguarded window is actually hit. Neither changes what the lock does.
 The writes run in a subprocess (the budget is read when Lite is imported, and Lite allows one
 client per process); rows are counted afterwards in another fresh process.
@@ -52,11 +54,22 @@ def writer(t):
         except Exception as e:  # reported, and the writer goes on like a caller would
             errors.append(f"{type(e).__name__}: {e}"[:300])
 
+def flusher():  # Store.flush, as a finished model calls it, while other writers go on
+    while not done.is_set():
+        try:
+            store.flush("rows")
+        except Exception as e:
+            errors.append(f"flush: {type(e).__name__}: {e}"[:300])
+
+done = threading.Event()
 workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
-for w in workers:
+sealer = threading.Thread(target=flusher)
+for w in [*workers, sealer]:
     w.start()
 for w in workers:
     w.join()
+done.set()
+sealer.join()
 print(json.dumps({"acked": acked, "errors": errors}))
 """
 
