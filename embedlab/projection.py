@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import warnings
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,7 +256,7 @@ def load_npz(path: Path) -> tuple[list[str], list[np.ndarray], dict] | None:
             arrays = [z[f"m{i}"] for i in range(len(models))]
             extra = {k: z[k] for k in z.files if k != "models" and not (k[0] == "m" and k[1:].isdigit())}
         return models, arrays, extra
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # torn: not a whole zip
         return None
 
 
