@@ -26,10 +26,7 @@ def main() -> None:
     ap = c.parser(__doc__, n_default=None, n_quick=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", help="write a pyinstrument profile of one EmbedLab run here")
-    ap.add_argument("--proposed", action="store_true", help="apply the engine change proposed in README")
     args = ap.parse_args()
-    if args.proposed:
-        c.apply_proposed_fixes()
     c.header("bm25_speed (#5)")
     docs, eval_set = c.scifact_documents(c.size(args))
     qids = [q for q in eval_set.qrels if q in eval_set.queries]

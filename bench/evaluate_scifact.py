@@ -25,10 +25,7 @@ def main() -> None:
     ap = c.parser(__doc__, n_default=None, n_quick=500)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--profile", help="write a pyinstrument profile of the EmbedLab side here")
-    ap.add_argument("--proposed", action="store_true", help="apply the engine change proposed in README")
     args = ap.parse_args()
-    if args.proposed:
-        c.apply_proposed_fixes()
     c.header("evaluate_scifact (#4)")
     from embedlab.embedders import get_embedder
 

@@ -11,7 +11,8 @@ Three fresh processes, one after the other (Milvus Lite lets one process open a 
 2. engine reopen: ``comparison.load`` + ``load_dataset`` + the Map page's calls (``map_set``,
    colouring, hover text, one figure per model, JSON) in a new process, counting every
    embedding call and every PCA/UMAP computation (both must be 0);
-3. browser reopen: ``streamlit run`` on that workspace, headless chromium opens
+3. browser reopen: the app as users start it (``python -m app_support.serve``: ``streamlit run``
+   behind the launcher, which starts UMAP's warm-up with the server) on that workspace, headless chromium opens
    ``/Map?c=<id>``; time from navigation until every model's WebGL map is on the page. Done twice:
    a server's first page (imports and caches cold) and a second visitor.
 Ratio = reopen time / first-run time (the engine reopen and the cold-server page load).
@@ -43,10 +44,7 @@ def main() -> None:
     ap.add_argument("--child", choices=["first", "reopen"], help=__import__("argparse").SUPPRESS)
     ap.add_argument("--workspace", help=__import__("argparse").SUPPRESS)
     ap.add_argument("--cid", help=__import__("argparse").SUPPRESS)
-    ap.add_argument("--proposed", action="store_true", help="apply the engine change proposed in README")
     args = ap.parse_args()
-    if args.proposed:
-        c.apply_proposed_fixes()
     if args.child:
         out = _first(args) if args.child == "first" else _reopen(args.workspace, args.cid)
         print(json.dumps(out))
@@ -54,7 +52,7 @@ def main() -> None:
     c.header("reopen_speed (#3)")
     root = tempfile.mkdtemp(prefix="embedlab-reopen-")
     first = _child(["--child", "first", "--workspace", root, "--models", args.models]
-                   + (["--n", str(c.size(args))] if c.size(args) else []) + (["--proposed"] if args.proposed else []))
+                   + (["--n", str(c.size(args))] if c.size(args) else []))
     print(f"first run: {first['total_s']:.1f} s ({first['chunks']} chunks; "
           + ", ".join(f"{k} {v:.1f} s" for k, v in first["parts"].items()) + ")", flush=True)
     reopen = _child(["--child", "reopen", "--workspace", root, "--cid", first["cid"]])
@@ -147,7 +145,7 @@ def _count(owner, name: str, counts: dict, key: str) -> None:
 def _browser(root: str, cid: str, n_models: int) -> dict:
     port = 8700 + os.getpid() % 200
     env = {**os.environ, "EMBEDLAB_WORKSPACE": root}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(c.ROOT / "streamlit_app.py"),
+    server = subprocess.Popen([sys.executable, "-m", "app_support.serve",
                                "--server.headless", "true", "--server.port", str(port),
                                "--browser.gatherUsageStats", "false"],
                               cwd=c.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
