@@ -44,5 +44,6 @@ page = st.navigation(_pages())
 current = state.load_current()
 st.session_state["_current"] = current
 widgets.style()
-widgets.sidebar(current)
+link_slot = widgets.sidebar(current)
 page.run()
+widgets.link_popover(link_slot)  # now with the page's own URL parameters

@@ -27,16 +27,28 @@ def style() -> None:
     st.html(CSS)
 
 
-def sidebar(cur: Current | None) -> None:
+def sidebar(cur: Current | None):
+    """The sidebar; returns the Copy link slot (None without a comparison) for ``link_popover``."""
+    slot = None
     with st.sidebar:
         if cur is not None:
             st.markdown(f"**{md_escape(cur.comp.name or 'Comparison')}**")
             st.caption(f"{len(cur.ds.documents):,} documents · {len(cur.ds.chunks):,} chunks · "
                        f"{'eval set' if cur.ds.eval_set else 'no eval set'}")
             model_chips(cur.comp)
-            with st.popover("Copy link", icon=":material/link:", width="stretch"):
-                copy_link()
+            slot = st.empty()
+            link_popover(slot)
         _picker(cur)
+    return slot
+
+
+def link_popover(slot) -> None:
+    """The sidebar's Copy link, drawn into ``slot``. Drawn before the page runs (a page that
+    stops early still has one) and again after: only then does the URL hold the parameters the
+    page restored or changed in this run."""
+    if slot is not None:
+        with slot.container(), st.popover("Copy link", icon=":material/link:", width="stretch"):
+            copy_link()
 
 
 def model_chips(comp) -> None:

@@ -262,7 +262,7 @@ def test_share_link_reopens_the_same_view_in_a_fresh_context(made, server, brows
     assert selected and f"p={selected}" in page.url  # the Map's state came back from the session
     copied = copy_link(page)
     assert copied.startswith(server.url + "Map?") and f"c={cid}" in copied
-    link = page.url  # the address bar: comparison and view (see the xfail test below for the sidebar's)
+    link = page.url  # the address bar: comparison and view (the next test checks the sidebar's)
     before = (server.workspace / "comparisons" / cid / "manifest.json").read_bytes()
     timer.lap("copy link")
     other = new_page(browser)  # a fresh context: no cookies, a new Streamlit session
@@ -282,11 +282,9 @@ def test_share_link_reopens_the_same_view_in_a_fresh_context(made, server, brows
     assert (server.workspace / "comparisons" / cid / "manifest.json").read_bytes() == before  # nothing re-run
 
 
-@pytest.mark.xfail(strict=True, reason="the sidebar's Copy link is drawn before the page restores/publishes "
-                                       "its URL parameters, so it lacks them (reported to the lead)")
 def test_sidebar_copy_link_carries_the_page_state(made):
     """Back on the Map from another page (sidebar navigation drops the query string): the page puts
-    its selected chunk back in the URL, but the sidebar's link was drawn before that."""
+    its selected chunk back in the URL, and the sidebar's link (drawn again after the page) has it."""
     page, cid, _ = made
     sidebar_link(page, "Search")
     wait_idle(page, "Query")

@@ -150,6 +150,20 @@ def test_map_state_survives_page_switches(app_comp):
     assert at.query_params["c"] == app_comp.id
 
 
+def test_sidebar_copy_link_carries_the_page_state(app_comp):
+    """Back on the Map after a page switch: the page restores p= into the URL, and the sidebar's
+    Copy link (drawn again after the page ran) carries it too."""
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=7)
+    at.switch_page("pages/4_Search.py")
+    at.query_params.clear()
+    at.run()
+    at.switch_page("pages/2_Map.py")
+    at.query_params.clear()
+    at.run()
+    links = [c.value for c in at.sidebar.code]
+    assert len(links) == 1 and "p=7" in links[0] and f"c={app_comp.id}" in links[0], links
+
+
 def test_neighbourhoods(app_comp):
     at = run_page("pages/3_Neighbourhoods.py", app_comp.id, k=5)
     assert len(at.get("plotly_chart")) == 2  # Jaccard and RBO heatmaps
