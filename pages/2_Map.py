@@ -46,7 +46,7 @@ d1, d2 = st.columns([1, 3])
 with d1:
     selected = state.url_widget(PAGE, "p", st.number_input, "Chunk id", None, parse=int,
                                 valid=lambda v: v is None or 0 <= v < n, min_value=0, max_value=n - 1,
-                                placeholder="click a point",
+                                value=None, placeholder="click a point",  # a cleared box: no selection
                                 on_change=lambda: state.set_widget(PAGE, "q", ""))
 with d2:
     query = state.url_widget(PAGE, "q", st.text_input, "…or a query", "", placeholder="neighbours of a query",

@@ -383,8 +383,6 @@ def test_hover_shows_quotes_as_quotes(fresh_map):
     assert 'onerror="window.__xss=2"' in label, label
 
 
-@pytest.mark.xfail(strict=True, reason="the Chunk id number_input has no value=None, so clearing it "
-                                       "selects chunk 0 (reported to the lead)")
 def test_clearing_the_chunk_id_clears_the_selection(made, server):
     page, cid, _ = made
     goto(page, f"{server.url}Map?c={cid}&p=3", "Chunk 3")

@@ -150,6 +150,14 @@ def test_map_state_survives_page_switches(app_comp):
     assert at.query_params["c"] == app_comp.id
 
 
+def test_map_clearing_the_chunk_id_clears_the_selection(app_comp):
+    at = run_page("pages/2_Map.py", app_comp.id, kind="pca", p=3)
+    at.number_input(key="w:map:p").set_value(None).run()
+    assert not at.exception
+    assert at.session_state["w:map:p"] is None and "p" not in at.query_params
+    assert "Chunk 3" not in texts(at.subheader)
+
+
 def test_sidebar_copy_link_carries_the_page_state(app_comp):
     """Back on the Map after a page switch: the page restores p= into the URL, and the sidebar's
     Copy link (drawn again after the page ran) carries it too."""
