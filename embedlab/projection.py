@@ -235,6 +235,7 @@ def save_npz(path: Path, models: list[str], arrays: list[np.ndarray], **extra) -
     """Atomic: a reader sees the old file or the new one, never half of one. Model ids go in a
     string array, not in key names, because ids hold ':' and '/'."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_temp(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -244,6 +245,17 @@ def save_npz(path: Path, models: list[str], arrays: list[np.ndarray], **extra) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sweep_temp(folder: Path, older_than_s: float = 3600) -> None:
+    """Temp files a killed process left behind (a live writer's file is seconds old)."""
+    cutoff = time.time() - older_than_s
+    for stale in folder.glob(".tmp-*.npz"):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except OSError:
+            pass
 
 
 def load_npz(path: Path) -> tuple[list[str], list[np.ndarray], dict] | None:

@@ -9,9 +9,11 @@ the cache itself would be torn; the torn-file checks fail when ``load_npz`` lets
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +186,14 @@ def test_a_map_file_whose_tail_never_reached_the_disk_reads_as_missing(tmp_path)
         damaged = tmp_path / f"zeros_{keep}.npz"
         damaged.write_bytes(whole[:keep] + bytes(len(whole) - keep))
         assert load_npz(damaged) is None, f"zeros after byte {keep} read as a map"
+
+
+def test_temp_files_left_by_a_killed_writer_are_swept(tmp_path):
+    """A kill during save_npz leaves its .tmp-*.npz behind; the next write removes old ones only."""
+    old, fresh = tmp_path / ".tmp-old.npz", tmp_path / ".tmp-live.npz"
+    old.write_bytes(b"half a map")
+    fresh.write_bytes(b"being written right now")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    save_npz(tmp_path / "pca_0.npz", ["m"], [np.zeros((2, 2), np.float32)])
+    assert not old.exists() and fresh.exists()
+    assert load_npz(tmp_path / "pca_0.npz") is not None
