@@ -83,3 +83,22 @@ def test_st_unreachable_hub_id_is_a_clear_error():
 
     with pytest.raises(EmbedderError, match="could not load sentence-transformers model 'no-such-org/no-such"):
         get_embedder("st:no-such-org/no-such-model-xyz")
+
+
+@pytest.mark.parametrize("onnx_id, floor", [("minilm-onnx", 0.9999), ("minilm-onnx-int8", 0.98)])
+def test_minilm_onnx_agrees_with_pytorch_on_real_abstracts(onnx_id, floor):
+    """The exported graph gives PyTorch's vectors (fp32) or close to them (int8) on whole
+    abstracts (truncated at 256 tokens, padded in mixed-length batches), not just on short lines."""
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini" / "corpus.jsonl"
+    rows = [json.loads(line) for line in corpus.read_text().splitlines()[:24]]
+    texts = [f"{r['title']} {r['text']}" for r in rows] + DOCS
+    ref = get_embedder("minilm").encode_documents(texts)
+    onnx = get_embedder(onnx_id)
+    cos = (onnx.encode_documents(texts) * ref).sum(axis=1)
+    assert cos.min() >= floor, (onnx_id, cos.min(), cos.mean())
+    q = (onnx.encode_queries(["protein intake"]) * get_embedder("minilm").encode_queries(["protein intake"])).sum()
+    assert q >= floor
+    assert onnx.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
