@@ -214,6 +214,7 @@ class Store:
         with _write_lock:
             self._forget(name)
             self.client.upsert(name, rows)
+            self._forget(name)  # also voids a read of the held vectors that began during the write
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""
@@ -267,10 +268,12 @@ class Store:
         with _lock_for(key):
             held = _resident_get(key)
             if held is None:
+                generation = _generation.get(key, 0)
                 held = self._read_all(name, sparse)
                 if held.nbytes > self.resident_bytes:
                     return None
-                _resident_put(key, held, self.resident_bytes)
+                if _generation.get(key, 0) == generation:  # no write landed while we read
+                    _resident_put(key, held, self.resident_bytes)
         return held
 
     def hold(self, name: str, ids, matrix) -> None:
@@ -302,9 +305,11 @@ class Store:
     def _forget(self, name: str) -> None:
         with _resident_lock:
             _resident.pop((self.uri, name), None)
+            _generation[(self.uri, name)] = _generation.get((self.uri, name), 0) + 1
 
 
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
+_generation: dict[tuple[str, str], int] = {}  # bumped by every write: a read that overlapped one isn't kept
 
 
 def _lock_for(key) -> threading.Lock:

@@ -88,3 +88,19 @@ def test_writes_invalidate_and_hold_keeps_what_was_written(store):
     assert store.search("fresh", x[:1], 1, False)[0][0].id == 5  # Milvus agrees
     store.in_process = True
     assert store.search("fresh", x[:1], 1, False)[0][0].id == 5
+
+
+def test_a_read_that_overlaps_a_write_is_not_kept(store, monkeypatch):
+    store.ensure("race", 4, False)
+    store.upsert("race", range(3), np.eye(3, 4, dtype=np.float32))
+    real = Store._read_all
+
+    def read_then_write(self, name, sparse):
+        held = real(self, name, sparse)
+        self.upsert(name, [3], np.eye(1, 4, 3, dtype=np.float32))  # lands while the reader holds 3 rows
+        return held
+
+    monkeypatch.setattr(Store, "_read_all", read_then_write)
+    assert len(store.resident("race", False).ids) == 3
+    monkeypatch.undo()
+    assert store.search("race", np.eye(1, 4, 3, dtype=np.float32), 1, False)[0][0].id == 3
