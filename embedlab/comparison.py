@@ -56,7 +56,11 @@ class Comparison:
 
 
 def new_id() -> str:
-    return _secrets.token_urlsafe(18)  # 144 bits, 24 characters
+    """144 random bits, 24 url-safe characters, never starting with '-' (a command line would
+    read ``--comparison -Mgi…`` as an option)."""
+    while (cid := _secrets.token_urlsafe(18)).startswith("-"):
+        pass
+    return cid
 
 
 def create(ws: Workspace, ds: Dataset, models: list, name: str = "") -> Comparison:

@@ -329,6 +329,8 @@ def test_comparison_ids_are_long_random_and_url_safe():
     assert len(set("".join(ids))) == 64  # the whole url-safe alphabet is in use
     for pos in range(24):  # every position varies: no fixed prefix, no counter
         assert len({i[pos] for i in ids}) > 40
+    # 1 in 64 random ids would start with '-', which a command line reads as an option
+    assert not any(i.startswith("-") for i in ids + [comparison.new_id() for _ in range(3000)])
 
 
 BAD_IDS = ["../../etc/passwd", "%2e%2e", "%2e%2e%2f%2e%2e%2foutside", "", "x" * 10_000, "é" * 24,
