@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative, sample_colorscale
 
 from app_support.charts import PALETTE, label, model_colours
 from app_support.text import hover_escape
@@ -19,6 +20,10 @@ HOVER_POINTS = 20_000  # up to this many points all carry hover text; beyond, a 
 HOVER_SAMPLE = 5_000  # ~1 MB of text per map instead of ~8 MB at 200k points
 DEFAULT_SAMPLE = 50_000  # maps above this size draw a sample unless the user asks for all
 KNN_LIMIT = 20_000  # whole-corpus neighbour lists (disagreement colour) up to this many chunks
+BINS = 10  # a continuous colouring is drawn in this many steps, one trace each
+LEGEND_PX = 87  # the legend shows four rows (8 clusters + rings) and scrolls beyond: 30 values cannot squeeze a map
+LEGEND_CHARS = 22  # a category's legend entry is cut here; the hover shows it whole
+SCALE_PX = 58  # right margin of every map under a continuous colouring: room for the last map's scale
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedlab-umap")
 _futures: dict[tuple, Future] = {}
 _lock = threading.Lock()
@@ -58,7 +63,8 @@ def colour_options(ds, n_chunks: int) -> dict[str, str]:
 
 
 def colouring(choice: str, ws, comp, ds, maps: projection.MapSet, k: int) -> tuple[np.ndarray, list[str] | None]:
-    """Per-point colour values and, for categories, their names (None: a continuous scale)."""
+    """Per-point colour values and, for categories, their names (None: document colours, which
+    cycle through the palette, or a continuous value in [0, 1])."""
     ids = maps.ids
     if choice == "cluster":
         labels = _clusters(maps.coords[maps.reference])
@@ -74,6 +80,14 @@ def colouring(choice: str, ws, comp, ds, maps: projection.MapSet, k: int) -> tup
         return np.array([index[meta[d]] for d in doc_ids], dtype=np.int16), names
     order = {d.id: i for i, d in enumerate(ds.documents)}
     return (np.array([order[d] for d in doc_ids]) % len(PALETTE)).astype(np.int16), None  # colours cycle
+
+
+def colour_title(choice: str) -> str:
+    """What a colouring shows, for the hover ("key: value") and a scale's title; "" when the
+    category names say it (clusters) or there is nothing to say (document colours)."""
+    if choice.startswith("meta:"):
+        return choice[5:]
+    return "disagreement" if choice == "disagreement" else ""
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -103,31 +117,72 @@ def _step_scale(colours: list[str]) -> list:
 
 def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[str] | None, hover: list[str],
            highlights: dict[str, list[int]], selected: int | None, models: list[str], show_scale: bool,
-           title: str = "") -> go.Figure:
+           title: str = "", colour_title: str = "") -> go.Figure:
     """One model's map: every point coloured, plus each model's neighbour set outlined in that
-    model's colour, so one map shows where the other models' neighbours landed."""
+    model's colour, so one map shows where the other models' neighbours landed. ``show_scale``:
+    this map draws the scale of a continuous colouring (every map keeps room for it)."""
     xy, ids = maps.coords[mid], maps.ids
-    marker = dict(size=4 if len(ids) < 20_000 else 2, opacity=0.35 if highlights else 0.8, color=colour)
-    if names is not None or colour.dtype.kind in "iu":
-        n = len(names) if names is not None else len(PALETTE)
-        marker.update(colorscale=_step_scale([PALETTE[i % len(PALETTE)] for i in range(n)]), cmin=-0.5, cmax=n - 0.5)
-    else:
-        marker.update(colorscale="Plasma", cmin=0, cmax=1, showscale=show_scale,
-                      colorbar=dict(title="disagree", thickness=10, len=0.6))
-    fig = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=ids.astype(np.int32),
-                                 text=hover, showlegend=False, name="chunks",
-                                 hovertemplate="chunk %{customdata}<br>%{text}<extra></extra>"))
-    for i, name in enumerate(names or []):  # legend-only entries: category colours, no data sent
-        if len(names) <= 20:
-            fig.add_scattergl(x=[None], y=[None], mode="markers", name=label(name),
-                              marker=dict(color=PALETTE[i % len(PALETTE)], size=8))
+    continuous = names is None and colour.dtype.kind == "f"
+    fig = go.Figure(_chunk_traces(xy, ids, colour, names, hover, colour_title,
+                                  dict(size=4 if len(ids) < 20_000 else 2, opacity=0.35 if highlights else 0.8)))
+    if continuous and show_scale:
+        fig.add_trace(_scale_trace(colour_title))
     _add_highlights(fig, mid, maps, highlights, selected, model_colours(models))
-    fig.update_layout(height=470, margin=dict(l=0, r=0, t=30, b=0), dragmode="pan", clickmode="event+select",
-                      title=dict(text=title or label(mid), font=dict(size=14)), uirevision=mid,
-                      legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=10), traceorder="normal",
-                                  itemwidth=30, tracegroupgap=0),
+    fig.update_layout(height=470, margin=dict(l=0, r=SCALE_PX if continuous else 0, t=30, b=0), dragmode="pan",
+                      clickmode="event+select", title=dict(text=title or label(mid), font=dict(size=14)),
+                      uirevision=mid, legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=10),
+                                                  itemwidth=30, itemsizing="constant", maxheight=LEGEND_PX),
                       xaxis=dict(visible=False, range=_span(maps, 0)), yaxis=dict(visible=False, range=_span(maps, 1)))
     return fig
+
+
+def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker) -> list[go.Scattergl]:
+    """The points, one single-colour WebGL trace per category: plotly.js maps a numeric colour
+    array through a colorscale point by point (~1 s per 200k points); a constant colour skips
+    that. A continuous colouring is drawn in BINS steps. customdata holds the chunk ids; meta[0]
+    "chunks" tells these traces from the rings, meta[1] is the category for the hover."""
+    groups, colours, entries = _categories(colour, names)
+    order = np.argsort(groups, kind="stable")  # points of a category stay in their drawing order
+    bounds = np.searchsorted(groups[order], np.arange(len(colours) + 1))
+    text = np.asarray(hover, dtype=object)
+    traces = []
+    for k, c in enumerate(colours):
+        rows = order[bounds[k]:bounds[k + 1]]
+        if not len(rows):
+            continue
+        what = hover_escape(f"{colour_title}: {entries[k]}" if colour_title else entries[k], 80, 999)
+        traces.append(go.Scattergl(
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", marker=dict(marker, color=c),
+            customdata=ids[rows].astype(np.int32), text=text[rows].tolist(), meta=["chunks", what],
+            name=hover_escape(entries[k], LEGEND_CHARS, 999), showlegend=names is not None,
+            hovertemplate="chunk %{customdata}" + (" · %{meta[1]}" if what else "") + "<br>%{text}<extra></extra>"))
+    return traces
+
+
+def _categories(colour: np.ndarray, names: list[str] | None) -> tuple[np.ndarray, list[str], list[str]]:
+    """Category per point, colour per category, and its name (shown in legend and hover)."""
+    if names is None and colour.dtype.kind == "f":
+        steps = np.clip(np.nan_to_num(colour) * BINS, 0, BINS - 1).astype(np.int16)
+        return steps, _bin_colours(), [f"{i / BINS:.1f}–{(i + 1) / BINS:.1f}" for i in range(BINS)]
+    n = len(names) if names is not None else len(PALETTE)
+    entries = [str(x) or "(empty)" for x in names] if names is not None else [""] * n
+    palette = PALETTE if n <= len(PALETTE) else qualitative.Dark24  # 9–30 categories: 24 distinct colours
+    return colour.astype(np.int16), [palette[i % len(palette)] for i in range(n)], entries
+
+
+def _bin_colours() -> list[str]:
+    return sample_colorscale("Plasma", [(i + 0.5) / BINS for i in range(BINS)])
+
+
+def _scale_trace(colour_title: str) -> go.Scattergl:
+    """No points, only the colour bar of a continuous colouring, in its BINS steps."""
+    return go.Scattergl(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                        marker=dict(color=[0.0], cmin=0, cmax=1, colorscale=_step_scale(_bin_colours()),
+                                    showscale=True, colorbar=dict(
+                                        title=dict(text=hover_escape(colour_title, 30, 999), side="right",
+                                                   font=dict(size=10)),
+                                        thickness=8, len=0.6, x=1, xanchor="left", xpad=6,
+                                        tickvals=[0, 0.5, 1], tickfont=dict(size=10), outlinewidth=0)))
 
 
 def _span(maps: projection.MapSet, axis: int) -> list[float]:
@@ -144,7 +199,7 @@ def _add_highlights(fig, mid, maps, highlights, selected, colours) -> None:
     for j, (owner, chunk_ids) in enumerate(highlights.items()):
         rows = [row[c] for c in chunk_ids if c in row]
         if rows:
-            fig.add_scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=label(owner),
+            fig.add_scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=label(owner), legendrank=1 + j,
                               customdata=np.array([maps.ids[r] for r in rows], np.int32),
                               marker=dict(size=13 - 2 * min(j, 3), color="rgba(0,0,0,0)",
                                           line=dict(width=2.5, color=colours.get(owner, "#333"))),
@@ -152,6 +207,7 @@ def _add_highlights(fig, mid, maps, highlights, selected, colours) -> None:
     if selected is not None and selected in row:
         r = row[selected]
         fig.add_scattergl(x=[xy[r, 0]], y=[xy[r, 1]], mode="markers", name="selected", customdata=[selected],
+                          legendrank=100,
                           marker=dict(symbol="star", size=18, color="#111", line=dict(width=1, color="white")),
                           hovertemplate="selected · chunk %{customdata}<extra></extra>")
 

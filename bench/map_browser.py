@@ -2,14 +2,16 @@
 
     python bench/map_browser.py                 # 200,000 points × 4 models
     python bench/map_browser.py --quick         # 50,000 points × 4 models
+    python bench/map_browser.py --colour disagreement   # a continuous colouring (random values)
 
-The figures are built by the Map page's own ``app_support.maps.figure`` (colour by document,
-hover text on a 20k sample, chunk ids as customdata), serialised with ``plotly.io.to_json`` as
-st.plotly_chart does — the payload reported is that JSON — and drawn by the plotly.js that
-ships with the plotly package, in Debian's chromium (software WebGL: --disable-gpu) via
-playwright. Time = navigation start → every figure's ``Plotly.newPlot`` resolved and two
-animation frames later (the canvases painted); a screenshot then confirms the WebGL canvases
-hold pixels. Target: < 6 s; no baseline (the figure is the product).
+The figures are built by the Map page's own ``app_support.maps.figure`` (colour by document —
+one single-colour WebGL trace per palette colour —, hover text on a sample, chunk ids as
+customdata), serialised with ``plotly.io.to_json`` as st.plotly_chart does — the payload
+reported is that JSON — and drawn by the plotly.js that ships with the plotly package, in
+Debian's chromium (software WebGL: --disable-gpu) via playwright. Time = navigation start →
+every figure's ``Plotly.newPlot`` resolved and two animation frames later (the canvases
+painted); a screenshot then confirms the WebGL canvases hold pixels. Target: < 6 s; no
+baseline (the figure is the product).
 """
 
 from __future__ import annotations
@@ -31,20 +33,19 @@ def main() -> None:
     ap = c.parser(__doc__, n_default=200_000, n_quick=50_000)
     ap.add_argument("--models", type=int, default=4, help="how many maps (one per model) on the page")
     ap.add_argument("--repeat", type=int, default=2, help="page loads; the best is reported")
-    ap.add_argument("--split-colours", action="store_true",
-                    help="proposed: one trace per colour instead of a numeric colour array + colorscale")
+    ap.add_argument("--colour", choices=["document", "disagreement"], default="document",
+                    help="document: 8 categories; disagreement: continuous (random values), drawn in 10 steps")
     args = ap.parse_args()
     c.header("map_browser (#8)")
     n = c.size(args)
     t = time.perf_counter()
-    figs = _figures(n, args.models)
-    if args.split_colours:
-        figs = [split_colours(f) for f in figs]
+    figs = _figures(n, args.models, args.colour)
     payloads = [_to_json(f) for f in figs]
     build = time.perf_counter() - t
     mb = [len(p) / 1e6 for p in payloads]
-    print(f"{args.models} maps × {n} points: figures built + serialised in {build:.1f} s; payload "
-          f"{sum(mb):.1f} MB ({', '.join(f'{x:.1f}' for x in mb)} MB per map)", flush=True)
+    print(f"{args.models} maps × {n} points, colour by {args.colour} ({len(figs[0].data)} traces per map): "
+          f"figures built + serialised in {build:.1f} s; payload {sum(mb):.1f} MB "
+          f"({', '.join(f'{x:.1f}' for x in mb)} MB per map)", flush=True)
     page = _page(payloads)
     times = [_draw(page) for _ in range(args.repeat)]
     os.unlink(page)
@@ -54,10 +55,11 @@ def main() -> None:
               f"newPlot ms {', '.join(f'{x:.0f}' for x in t['plot_ms'])}); "
               f"WebGL canvases {t['gl_canvases']}, painted pixels {t['painted']:.1%}")
     print(f"best {best:.2f} s — {c.verdict(best, 6.0)}; {c.load()}")
-    c.write_json(args.json, {"points": n, "models": args.models, "payload_mb": mb, "loads": times, "best_s": best})
+    c.write_json(args.json, {"points": n, "models": args.models, "colour": args.colour, "payload_mb": mb,
+                             "loads": times, "best_s": best})
 
 
-def _figures(n: int, n_models: int):
+def _figures(n: int, n_models: int, colouring: str = "document"):
     """The Map page's figures for ``n`` points per model (layouts: seeded Gaussian blobs)."""
     from app_support import maps
     from embedlab.chunking import Chunk
@@ -73,29 +75,13 @@ def _figures(n: int, n_models: int):
     coords = {f"model-{m}": (centres[rng.integers(0, 60, n)] + rng.normal(0, 1.5, (n, 2))).astype(np.float32)
               for m in range(n_models)}
     ms = MapSet(coords, np.arange(n), "model-0", dict.fromkeys(coords, 0.1))
-    colour, names = maps.colouring("document", None, None, ds, ms, 10)
+    if colouring == "disagreement":  # its k-NN lists would take minutes at 200k: values stand in
+        colour, names = rng.random(n).astype(np.float32), None
+    else:
+        colour, names = maps.colouring("document", None, None, ds, ms, 10)
     hover = maps.hover_texts(ds, ms.ids)
-    return [maps.figure(mid, ms, colour, names, hover, {}, None, list(coords), i == n_models - 1, mid)
-            for i, mid in enumerate(coords)]
-
-
-def split_colours(fig):
-    """The proposed Map-page change: the chunks trace split into one single-colour trace per
-    category. plotly.js maps a numeric colour array through the colorscale point by point
-    (~1 s per 200k points in headless chromium); a constant colour per trace skips that."""
-    import plotly.graph_objects as go
-
-    from app_support.charts import PALETTE
-
-    t, rest = fig.data[0], fig.data[1:]
-    colour, x, y, ids = (np.asarray(v) for v in (t.marker.color, t.x, t.y, t.customdata))
-    text = np.asarray(t.text if t.text is not None else [""] * len(x), dtype=object)
-    traces = [go.Scattergl(x=x[m], y=y[m], mode="markers", customdata=ids[m], text=text[m].tolist(),
-                           showlegend=False, name="chunks", hovertemplate=t.hovertemplate,
-                           marker=dict(size=t.marker.size, opacity=t.marker.opacity,
-                                       color=PALETTE[int(k) % len(PALETTE)]))
-              for k in np.unique(colour) for m in [colour == k]]
-    return go.Figure([*traces, *rest], layout=fig.layout)
+    return [maps.figure(mid, ms, colour, names, hover, {}, None, list(coords), i == n_models - 1, mid,
+                        maps.colour_title(colouring)) for i, mid in enumerate(coords)]
 
 
 def _to_json(fig) -> str:

@@ -90,7 +90,7 @@ for i, mid in enumerate(models):
         title = f"<b>{charts.label(mid)}</b>" + ("" if mid == map_set.reference else
                                                    f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}")
         fig = maps.figure(mid, map_set, colour, names, hover, highlights, selected, comp.model_ids,
-                          i == len(models) - 1, title)
+                          i == len(models) - 1, title, maps.colour_title(colour_by))
         event = st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode="points",
                                 config={**charts.PNG, "scrollZoom": True,
                                         "toImageButtonOptions": {"format": "png", "scale": 2,

@@ -266,11 +266,14 @@ def running(page) -> bool:
 
 # JS: the screen position of chunk ``chunk`` on map ``i`` or, for -1, of an isolated point (its
 # nearest neighbour is farthest away), so a click lands on that point and not on one drawn over it.
+# The points are split over one trace per colour, marked meta[0] == "chunks" (the rings are not).
 POINT_JS = """([i, chunk]) => {
   const gd = document.querySelectorAll('.js-plotly-plot')[i];
   gd.scrollIntoView({block: 'center'});
-  const fd = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const ids = Array.from(fd.customdata), px = ids.map((_, j) => [xa.l2p(fd.x[j]), ya.l2p(fd.y[j])]);
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, ids = [], px = [];
+  gd._fullData.filter(t => t.meta && t.meta[0] === 'chunks').forEach(fd => Array.from(fd.customdata).forEach((c, j) => {
+    ids.push(c); px.push([xa.l2p(fd.x[j]), ya.l2p(fd.y[j])]);
+  }));
   let best = ids.indexOf(chunk);
   if (best < 0) {
     let gap = -1;
