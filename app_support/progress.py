@@ -66,7 +66,7 @@ def _model_row(box, mid: str, result: dict, event: dict) -> None:
         reason = md_escape(result.get("error", "unknown error"))
         box.error(f"**{md_escape(mid)}** failed: {reason}", icon=":material/error:")
         return
-    if status == "done" and event.get("stage") != "evaluate":
+    if status == "done" and (event.get("stage") != "evaluate" or result.get("metrics")):  # scored: done
         box.progress(1.0, text=f"{md_escape(mid)} — done ({result.get('chunks', 0):,} chunks)")
         return
     done, total = event.get("done", 0), event.get("total") or result.get("chunks") or 0

@@ -15,7 +15,9 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from app_support.text import md_escape
 from embedlab import comparison, jobs
+from embedlab.store import WorkspaceLockedError
 from embedlab.workspace import Dataset, Workspace
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
@@ -132,12 +134,26 @@ def open_comparison(cid: str) -> None:
     st.query_params["c"] = cid
 
 
+def open_workspace() -> Workspace:
+    """The workspace with its vector store open. Milvus Lite admits one process per workspace:
+    when another EmbedLab process holds it, every page says so and stops (no page works without
+    the store). Not cached on failure: the next run tries again."""
+    ws = workspace()
+    try:
+        ws.store  # noqa: B018 - opens Milvus once per process
+    except WorkspaceLockedError as e:
+        reason = str(e)
+        st.error(f"**Workspace in use.** {md_escape(reason[:1].upper() + reason[1:])}", icon=":material/lock:")
+        st.stop()
+    return ws
+
+
 def load_current() -> Current | None:
     """The comparison named by the URL, or an error on the page (never a traceback)."""
+    ws = open_workspace()
     cid = comparison_id()
     if not cid:
         return None
-    ws = workspace()
     try:
         comp = comparison.load(ws, cid)
         ds = ws.load_dataset(comp.dataset_key)
