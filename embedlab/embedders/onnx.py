@@ -23,8 +23,9 @@ class OnnxEmbedder(Embedder):
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         # Idle pool threads sleep instead of spinning. On a busy machine (more runnable threads
         # than cores) a spinning thread burns the time slice its sibling needs to finish the
-        # op, so every op waits for the scheduler: measured with 2 threads at load 9-11,
-        # MiniLM-L6 fp32 1.02x -> 1.45x PyTorch's speed, int8 1.56x -> 2.31x (bench/README.md #2).
+        # op, so every op waits for the scheduler. Same process, 640 SciFact abstracts, 2 threads,
+        # load 8-10: MiniLM-L6 fp32 1.20x -> 1.33x PyTorch's speed, int8 1.87x -> 2.17x
+        # (bench/onnx_speed.py --spinning; bench/README.md #2). Vectors are unchanged.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(tokenizer_path)
