@@ -77,10 +77,20 @@ def get_client(uri: str):
         return _clients[uri]
 
 
+def _unimplemented_rpc(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, NotImplementedError) and str(exc) == "Method not implemented!")
+
+
 def _connect(uri: str):
     from pymilvus import MilvusClient
 
     logging.getLogger("pymilvus").setLevel(logging.ERROR)  # Lite's unimplemented-RPC warnings
+    # Milvus Lite serves gRPC in this process and leaves some RPCs pymilvus tries first (e.g.
+    # AllocTimestamp) unimplemented; grpc logs each as an ERROR with a traceback. Drop those only.
+    server_log = logging.getLogger("grpc._server")
+    if _unimplemented_rpc not in server_log.filters:
+        server_log.addFilter(_unimplemented_rpc)
 
     if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,19 @@ def test_a_read_that_overlaps_a_write_is_not_kept(store, monkeypatch):
     assert len(store.resident("race", False).ids) == 3
     monkeypatch.undo()
     assert store.search("race", np.eye(1, 4, 3, dtype=np.float32), 1, False)[0][0].id == 3
+
+
+def test_lite_unimplemented_rpcs_leave_no_traceback_in_the_log(tmp_path, caplog):
+    """The app's server log is checked for tracebacks; Lite's unimplemented RPCs are not errors."""
+    import logging
+
+    caplog.set_level(logging.ERROR)
+    fresh = Store(str(tmp_path / "milvus.db"))
+    fresh.ensure("x", 4, False)  # pymilvus asks Lite for AllocTimestamp here: unimplemented
+    fresh.upsert("x", range(2), np.eye(2, 4, dtype=np.float32))
+    assert not [r for r in caplog.records if r.name == "grpc._server"]
+    try:
+        raise RuntimeError("a real server error")
+    except RuntimeError:
+        logging.getLogger("grpc._server").exception("Exception calling application")
+    assert [r.name for r in caplog.records] == ["grpc._server"]  # other errors still reach the log
