@@ -67,11 +67,11 @@ class Server:
     """The app as users start it (``python -m app_support.serve``, i.e. `streamlit run
     streamlit_app.py` behind the launcher) on 127.0.0.1 and a free port; log in <workspace>/server.log."""
 
-    def __init__(self, workspace: Path, env: dict | None = None):
+    def __init__(self, workspace: Path, env: dict | None = None, log_name: str = "server.log"):
         self.workspace = workspace
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = workspace / "server.log"
+        self.log_path = workspace / log_name
         cmd = [sys.executable, "-m", "app_support.serve", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false"]

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -32,7 +30,6 @@ from browser_util import (
     require_chromium,
     running,
     seed_sample,
-    server_env,
     set_model,
     shot,
     sidebar_link,
@@ -40,7 +37,6 @@ from browser_util import (
     wait_idle,
     wait_maps,
 )
-from conftest import ROOT, free_port, wait_port
 from fault_server import FaultServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -345,29 +341,6 @@ def test_a_wrong_key_is_reported_as_rejected_and_the_other_model_finishes(server
 
 
 # -- 2. a second app process on the same workspace -----------------------------------------------------
-class LoggedServer(Server):
-    """A Server logging to <workspace>/<log_name>: a second process on the same workspace must not
-    truncate the first one's server.log."""
-
-    def __init__(self, workspace: Path, log_name: str):
-        self.workspace = workspace
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = workspace / log_name
-        cmd = [sys.executable, "-m", "app_support.serve", "--server.headless", "true",
-               "--server.port", str(self.port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(workspace), stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        try:
-            wait_port(self.port, 120, self.proc)
-            self._wait_health(120)
-        except Exception:
-            self.stop()
-            raise
-
-
 def search_bm25(page, query: str) -> str:
     box = page.get_by_label("Query", exact=True)
     box.fill(query)
@@ -407,7 +380,7 @@ def test_a_second_process_on_the_same_workspace_gets_a_clear_message(browser, tm
         before = stored(ws)
         timer.lap("first server")
 
-        second = LoggedServer(ws, "server2.log")
+        second = Server(ws, log_name="server2.log")
         b = new_page(browser)
         pages.append(b)
         for url in (second.url, f"{second.url}Map?c={cid}", f"{second.url}Search?c={cid}&q=vaccines"):
