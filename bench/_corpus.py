@@ -100,7 +100,11 @@ def _prefill(ws, ds, comp, mid: str) -> None:
     t = time.perf_counter()
     for start in range(0, len(vecs), 5000):
         ws.store.upsert(handle.collection, range(start, min(start + 5000, len(vecs))), vecs[start : start + 5000])
-    print(f"  stored {len(vecs)} {mid} vectors in {time.perf_counter() - t:.0f} s", flush=True)
+    # What comparison._run_model does after embedding a whole collection in this process: flush
+    # it (Lite indexes sealed rows only) and keep the vectors as written for in-process search.
+    ws.store.flush(handle.collection)
+    ws.store.hold(handle.collection, np.arange(len(vecs)), vecs)
+    print(f"  stored {len(vecs)} {mid} vectors in {time.perf_counter() - t:.0f} s (flushed, held)", flush=True)
 
 
 def _progress():
