@@ -9,7 +9,12 @@ pages), draw PCA maps, neighbours of a chunk — recording RSS after each step. 
 all of it again, as a second session (or a rerun) would: every step of the second pass should
 add ~0 MB and hand back the very same objects (embedders, vectors), which is checked by
 identity. Building the corpus happens in a child process so its embedding work does not count.
-Peak RSS is the process's high-water mark (ru_maxrss), Milvus Lite included (it runs in-process).
+Peak RSS is the process's high-water mark (ru_maxrss), Milvus Lite included (milvus-lite 3 runs
+in-process, as threads); any child process the app process has at the end is listed with its
+own peak (VmHWM). With Milvus Lite, search runs over vectors held in process (``Store.resident``)
+and ``Store.vectors`` hands back that same matrix: each model's vectors for the maps must be the
+held object itself (checked by identity), so they are in memory once. Each step's seconds are
+printed too (the first search reads every model's vectors from Lite).
 """
 
 from __future__ import annotations
@@ -38,12 +43,45 @@ def main() -> None:
         cid = _built(args.workspace, n, args.models)
     from embedlab.workspace import Workspace
 
-    rows = [("start (imports)", c.rss_mb())]
+    rows = [("start (imports)", c.rss_mb(), 0.0)]
     ws = Workspace(args.workspace)  # one per process, as the app's st.cache_resource holds it
     first = _session(ws, cid, rows, "1st")
     second = _session(ws, cid, rows, "2nd")
     same = {k: first[k] is second.get(k) for k in first}
-    _report(rows, same, n, args.json)
+    _report(rows, same, n, args.json, _held_once(ws, cid, first))
+
+
+def _held_once(ws, cid, objects) -> dict:
+    """Per model: are the vectors the pages got the very matrix search holds (one copy)?"""
+    from embedlab import comparison, store
+
+    comp = comparison.load(ws, cid)
+    out = {}
+    for m in comp.model_ids:
+        held = store._resident.get((ws.store.uri, comp.results[m]["collection"]))
+        vecs = objects.get(f"vectors {m}")
+        out[m] = {"held_mb": round(held.nbytes / 2**20, 1) if held is not None else None,
+                  "pages_get_held_matrix": held is not None and vecs is held.matrix}
+    return out
+
+
+def _children() -> list[dict]:
+    """This process's descendants (pid, peak and current RSS in MB, command), from /proc."""
+    import os
+
+    found, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            kids = (task / "children").read_text().split() if (task / "children").exists() else []
+            for kid in map(int, kids):
+                todo.append(kid)
+                status = dict(line.split(":", 1) for line in Path(f"/proc/{kid}/status").read_text().splitlines()
+                              if ":" in line)
+                cmd = Path(f"/proc/{kid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+                found.append({"pid": kid, "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
+                              "rss_mb": int(status["VmRSS"].split()[0]) / 1024, "cmd": cmd})
+    return found
 
 
 def _built(root, n, models) -> str | None:
@@ -61,41 +99,56 @@ def _built(root, n, models) -> str | None:
 
 def _session(ws, cid, rows, tag) -> dict:
     """One visitor following the link: the pages' calls in the order a visit makes them."""
+    import time
+
     from app_support import maps
     from embedlab import comparison, explore, projection
+
+    t = time.perf_counter()
+
+    def step(name):
+        nonlocal t
+        rows.append((f"{tag}: {name}", c.rss_mb(), time.perf_counter() - t))
+        t = time.perf_counter()
 
     comp = comparison.load(ws, cid)
     ds = ws.load_dataset(comp.dataset_key)
     objects = {"dataset": ds}
-    rows.append((f"{tag}: open comparison + dataset", c.rss_mb()))
+    step("open comparison + dataset")
     handles = explore.open_handles(ws, comp, ds)
     objects.update({f"embedder {m}": h.embedder for m, h in handles.items()})
-    rows.append((f"{tag}: open {len(handles)} models", c.rss_mb()))
+    step(f"open {len(handles)} models")
     _, queries, _ = c.scifact_raw()
     explore.search_all(ws, ds, handles, next(iter(queries.values())), 10)
-    rows.append((f"{tag}: search all models", c.rss_mb()))
+    step("search all models")
     for m in projection.vector_models(comp):
         objects[f"vectors {m}"] = projection.load_vectors(ws, comp, m)
-    rows.append((f"{tag}: load all vectors", c.rss_mb()))
+    step("load all vectors")
     projection.map_set(ws, comp, "pca")
-    rows.append((f"{tag}: PCA maps", c.rss_mb()))
+    step("PCA maps")
     maps.point_neighbours(ws, comp, 0, 10)
-    rows.append((f"{tag}: neighbours of a chunk", c.rss_mb()))
+    step("neighbours of a chunk")
     return objects
 
 
-def _report(rows, same, n, json_path) -> None:
+def _report(rows, same, n, json_path, held) -> None:
     prev = rows[0][1]
-    print(f"{'step':34} {'RSS MB':>8} {'+MB':>7}")
-    for name, mb in rows:
-        print(f"{name:34} {mb:8.0f} {mb - prev:+7.0f}")
+    print(f"{'step':34} {'RSS MB':>8} {'+MB':>7} {'s':>7}")
+    for name, mb, seconds in rows:
+        print(f"{name:34} {mb:8.0f} {mb - prev:+7.0f} {seconds:7.1f}")
         prev = mb
     second = sum(b[1] - a[1] for a, b in zip(rows, rows[1:], strict=False) if b[0].startswith("2nd"))
     twice = [k for k, v in same.items() if not v]
-    print(f"peak RSS {c.peak_rss_mb():.0f} MB for {n} chunks × {sum(k.startswith('embedder') for k in same)} models")
+    kids = _children()
+    print(f"peak RSS {c.peak_rss_mb():.0f} MB for {n} chunks × {sum(k.startswith('embedder') for k in same)} models "
+          f"(this process; Milvus Lite runs in it)")
+    print("child processes: " + ("; ".join(f"pid {k['pid']} peak {k['peak_rss_mb']:.0f} MB ({k['cmd']})" for k in kids)
+                                 or "none"))
+    print("vectors held for search / the pages get that same matrix: "
+          + ", ".join(f"{m} {h['held_mb']} MB / {h['pages_get_held_matrix']}" for m, h in held.items()))
     print(f"second session added {second:+.0f} MB; objects loaded twice: {twice or 'none'}; {c.load()}")
-    c.write_json(json_path, {"chunks": n, "rows": rows, "peak_rss_mb": c.peak_rss_mb(),
-                             "second_session_mb": second, "loaded_twice": twice})
+    c.write_json(json_path, {"chunks": n, "rows": rows, "peak_rss_mb": c.peak_rss_mb(), "children": kids,
+                             "held": held, "second_session_mb": second, "loaded_twice": twice})
 
 
 if __name__ == "__main__":
