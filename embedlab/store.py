@@ -92,7 +92,7 @@ def _connect(uri: str):
     if _unimplemented_rpc not in server_log.filters:
         server_log.addFilter(_unimplemented_rpc)
 
-    if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+    if not uri.startswith(_REMOTE):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
         return MilvusClient(uri=uri, token=os.environ.get("EMBEDLAB_MILVUS_TOKEN", ""))
@@ -207,14 +207,15 @@ class Store:
         return ids
 
     def _ids_by_iterator(self, name: str) -> set[int]:
-        it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=["id"])
-        ids: set[int] = set()
+        return {int(r["id"]) for r in self._every_row(name, ["id"])}
+
+    def _every_row(self, name: str, fields: list[str]):
+        it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=fields)
         try:
             while batch := it.next():
-                ids.update(int(r["id"]) for r in batch)
+                yield from batch
         finally:
             it.close()
-        return ids
 
     def count(self, name: str) -> int:
         return len(self.existing_ids(name))
@@ -267,7 +268,6 @@ class Store:
             out[qi] = [Hit(int(i), float(d)) for i, d in zip(hits.ids, hits.distances, strict=True)]
         return out
 
-
     # -- vectors held in process ------------------------------------------------------------
     def resident(self, name: str, sparse: bool) -> _Resident | None:
         """Every stored vector of ``name``, read once and kept (None if it would not fit)."""
@@ -296,16 +296,11 @@ class Store:
 
     def _read_all(self, name: str, sparse: bool) -> _Resident:
         self._load(name)
-        got_ids, vecs = [], []
-        it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=["id", "vec"])
-        try:
-            while batch := it.next():
-                got_ids.extend(int(r["id"]) for r in batch)
-                vecs.extend(r["vec"] for r in batch)
-        finally:
-            it.close()
-        order = np.argsort(np.asarray(got_ids, dtype=np.int64), kind="stable")
-        ids = np.asarray(got_ids, dtype=np.int64)[order]
+        rows = list(self._every_row(name, ["id", "vec"]))
+        got_ids = np.fromiter((int(r["id"]) for r in rows), dtype=np.int64, count=len(rows))
+        vecs = [r["vec"] for r in rows]
+        order = np.argsort(got_ids, kind="stable")
+        ids = got_ids[order]
         if sparse:
             matrix = _stack([vecs[i] for i in order], True)
         else:
