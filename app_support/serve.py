@@ -21,10 +21,11 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
     logging.getLogger("embedlab").setLevel(logging.INFO)
+    from streamlit.web import cli  # before the warm-up thread exists: imports are not thread-safe
+
     from embedlab import projection
 
     projection.warm_up_umap()  # same process as the server: the compiled code is the pages' code
-    from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main()

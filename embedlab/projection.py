@@ -298,8 +298,22 @@ def warm_up_umap() -> None:
         if _warm["started"]:
             return
         _warm["started"] = True
+    # Import here, in the caller's thread; only the compile runs in the background. Importing umap
+    # (sklearn, scipy, narwhals, …) in a thread while the caller imports streamlit (plotly →
+    # narwhals) made the launcher die of an importlib _DeadlockError in 2 of 30 starts.
+    _import_umap()
     log.info("UMAP warm-up started (numba compiles in the background)")
     threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True).start()
+
+
+def _import_umap() -> None:
+    try:
+        import sklearn.decomposition  # noqa: F401 - umap_layout's PCA
+        import umap  # noqa: F401
+
+        from . import neighbours  # noqa: F401
+    except Exception as e:  # a broken install: _warm_up reports it on the page, PCA still works
+        log.warning("UMAP import failed: %s: %s", type(e).__name__, e)
 
 
 def _warm_up() -> None:

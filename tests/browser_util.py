@@ -69,21 +69,29 @@ class Server:
 
     def __init__(self, workspace: Path, env: dict | None = None, log_name: str = "server.log"):
         self.workspace = workspace
+        self.log_path = workspace / log_name
+        for attempt in range(3):
+            self._start(env)
+            try:
+                wait_port(self.port, 120, self.proc)
+                self._wait_health(120)
+                return
+            except Exception as exc:
+                self.stop()
+                taken = "is not available" in self.log()  # another process took the port first
+                if taken and attempt < 2:
+                    continue
+                raise RuntimeError(f"the app server did not start ({exc}); its log:\n{self.log()}") from exc
+
+    def _start(self, env: dict | None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = workspace / log_name
         cmd = [sys.executable, "-m", "app_support.serve", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false"]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(workspace), **(env or {})}, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        try:
-            wait_port(self.port, 120, self.proc)
-            self._wait_health(120)
-        except Exception:
-            self.stop()
-            raise
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(self.workspace), **(env or {})},
+                                     stdout=self._log, stderr=subprocess.STDOUT)
 
     def _wait_health(self, timeout: float) -> None:
         end = time.time() + timeout

@@ -16,10 +16,31 @@ SHARED = ROOT.parent / "shared" / "datasets"
 PY = sys.executable
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port *outside* the kernel's ephemeral range. A port from bind(0) comes from
+    that range, where any outgoing connection (a browser, a health check, Milvus' gRPC client) may
+    take it as its local port in the seconds before the server binds it; Streamlit then exits 1
+    ("Port N is not available"), which failed CI once."""
+    import random
+
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(20_000, 32_000) if not low <= p <= high] or list(range(high + 1, 65_000))
+    for port in random.sample(candidates, 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port found outside the ephemeral range")
 
 
 def wait_port(port: int, timeout: float = 60.0, proc=None) -> None:
