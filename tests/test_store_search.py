@@ -120,3 +120,18 @@ def test_lite_unimplemented_rpcs_leave_no_traceback_in_the_log(tmp_path, caplog)
     except RuntimeError:
         logging.getLogger("grpc._server").exception("Exception calling application")
     assert [r.name for r in caplog.records] == ["grpc._server"]  # other errors still reach the log
+
+
+def test_sparse_rows_come_back_as_written(store):
+    """Rows are packed as one-row csr matrices: unsorted and duplicate indices, zero and negative
+    weights are stored as the positive entries of the summed row, and nothing else."""
+    rows, cols = [0, 0, 0, 0, 1, 1, 2], [7, 3, 7, 900, 5, 2, 1]
+    vals = np.array([0.5, 0.25, 0.25, -1.0, 0.0, 2.0, 3.5], np.float32)
+    m = sp.csr_matrix((vals, (rows, cols)), shape=(3, 1000))
+    m.has_sorted_indices = False
+    store.ensure("roundtrip", None, True)
+    store.upsert("roundtrip", [10, 11, 12], m)
+    store.flush("roundtrip")
+    got = {int(r["id"]): r["vec"] for r in store.client.query("roundtrip", filter="id >= 0", output_fields=["id", "vec"])}
+    assert got == {10: {3: 0.25, 7: 0.75}, 11: {2: 2.0}, 12: {1: 3.5}}
+    assert m.nnz == 6 and m.data.min() < 0  # the caller's matrix is left as it was
