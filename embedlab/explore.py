@@ -32,6 +32,13 @@ def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
     return handles
 
 
+def prefetch(ws, comp):
+    """Start reading the finished models' stored vectors into memory (see ``Store.prefetch``);
+    the thread, or None when everything is held already."""
+    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not m.startswith("hybrid:")]
+    return ws.store.prefetch([(r["collection"], bool(r.get("sparse"))) for r in done if r.get("collection")])
+
+
 def search_all(ws, ds, handles: dict, query: str, k: int = 10, qrels: dict | None = None):
     """Top-k chunks per model for ``query``; marks hits shared by several models and, when
     ``qrels`` (doc id → relevance) is given, relevant hits. Returns (results, ms per model)."""

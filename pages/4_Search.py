@@ -47,14 +47,14 @@ with right:
                          min_value=1, max_value=100, step=1)
 
 if not query.strip():
+    results.prefetch(cur)  # the stored vectors are read while the user types
     st.info("Type a query, or pick one from the evaluation set.", icon=":material/search:")
     st.stop()
 
 text_to_qid = {text: q for q, text in queries.items()}
 qid = text_to_qid.get(query)
 qrels = ds.eval_set.qrels.get(qid) if qid and ds.eval_set else None
-with st.spinner("Searching every model…"):
-    hits, timings = results.handles_search(cur, query, int(k), qrels)
+hits, timings = results.handles_search(cur, query, int(k), qrels)
 if qid and qrels:
     st.caption(f"Query {md_escape(qid)} from the evaluation set: {len(qrels)} judged document(s).")
 results.columns(hits, timings)

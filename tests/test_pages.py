@@ -197,6 +197,23 @@ def test_search_typed_query_without_judgements(app_comp):
     assert "#1" in texts(at.markdown)
 
 
+def test_search_page_reads_the_vectors_while_the_user_types(app_comp, workspace):
+    """Opened without a query (as after a server restart: nothing held), the page starts reading
+    every finished model's stored vectors, so the first search does not wait for that read."""
+    import time
+
+    names = [r["collection"] for m, r in app_comp.results.items() if not m.startswith("hybrid:")]
+    for name in names:
+        workspace.store._forget(name)
+    assert not any(workspace.store.is_resident(n) for n in names)
+    at = run_page("pages/4_Search.py", app_comp.id)
+    assert "Type a query" in texts(at.info)
+    deadline = time.time() + 120
+    while not all(workspace.store.is_resident(n) for n in names) and time.time() < deadline:
+        time.sleep(0.2)
+    assert all(workspace.store.is_resident(n) for n in names), [workspace.store.is_resident(n) for n in names]
+
+
 def test_metrics_and_wins(app_comp):
     at = run_page("pages/5_Metrics.py", app_comp.id, a="bm25", b="glove-50d")
     table = at.dataframe[0].value

@@ -135,3 +135,45 @@ def test_sparse_rows_come_back_as_written(store):
     got = {int(r["id"]): r["vec"] for r in store.client.query("roundtrip", filter="id >= 0", output_fields=["id", "vec"])}
     assert got == {10: {3: 0.25, 7: 0.75}, 11: {2: 2.0}, 12: {1: 3.5}}
     assert m.nnz == 6 and m.data.min() < 0  # the caller's matrix is left as it was
+
+
+def test_prefetch_reads_each_collection_once_while_a_search_waits_for_it(store, monkeypatch):
+    """A page prefetches when it opens; a search during the read waits for it instead of reading
+    again, and a search after it reads nothing."""
+    import threading
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((500, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    m = sp.random(500, 300, density=0.05, format="csr", random_state=6, dtype=np.float32)
+    store.ensure("pf_dense", 16, False)
+    store.upsert("pf_dense", range(500), x)  # upsert alone holds nothing: as in a restarted process
+    store.ensure("pf_sparse", None, True)
+    store.upsert("pf_sparse", range(500), sparse_rows_for_storage(m))
+    assert not store.is_resident("pf_dense") and not store.is_resident("pf_sparse")
+
+    real, reads, started, release = Store._read_all, [], threading.Event(), threading.Event()
+
+    def slow_read(self, name, sparse):
+        reads.append(name)
+        started.set()
+        release.wait(30)  # the read is under way while the user's search arrives
+        return real(self, name, sparse)
+
+    monkeypatch.setattr(Store, "_read_all", slow_read)
+    thread = store.prefetch([("pf_dense", False), ("pf_sparse", True)])
+    assert thread is not None and started.wait(30)
+    found = []
+    searcher = threading.Thread(target=lambda: found.append(store.search("pf_dense", x[7:8], 1, False)))
+    searcher.start()
+    searcher.join(0.5)
+    assert searcher.is_alive()  # waiting for the prefetch's read, not reading itself
+    release.set()
+    thread.join(60)
+    searcher.join(60)
+    assert found[0][0][0].id == 7
+    assert reads == ["pf_dense", "pf_sparse"]  # one read per collection, the search's included
+    assert store.is_resident("pf_dense") and store.is_resident("pf_sparse")
+    assert store.prefetch([("pf_dense", False), ("pf_sparse", True)]) is None  # held: nothing to do
+    assert len(store.search("pf_sparse", m[3], 5, True)[0]) == 5
+    assert reads == ["pf_dense", "pf_sparse"]  # answered from memory
