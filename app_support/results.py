@@ -60,11 +60,13 @@ def hit_card(hit: explore.Result, n_models: int, snippet: int = 240) -> None:
 
 
 def columns(results: dict[str, list], timings: dict[str, float] | None = None, per_row: int = 4) -> None:
-    """Each model's list in its own column, wrapping after ``per_row`` models."""
+    """Each model's list in its own column, wrapping after ``per_row`` models; one or two models
+    get half the page each rather than a quarter."""
     mids = list(results)
-    for start in range(0, len(mids), per_row):
-        cols = st.columns(per_row)
-        for col, mid in zip(cols, mids[start : start + per_row], strict=False):
+    width = max(2, min(per_row, len(mids)))
+    for start in range(0, len(mids), width):
+        cols = st.columns(width)
+        for col, mid in zip(cols, mids[start : start + width], strict=False):
             with col:
                 hits = results[mid]
                 judged = [h for h in hits if h.relevant is not None]
