@@ -280,6 +280,8 @@ class Store:
             return held
         with _lock_for(key):
             held = _resident_get(key)
+            if held is None and key in _too_big:
+                return None  # measured already: read again, it would not fit again
             if held is None:
                 generation = _generation.get(key, 0)
                 held = self._load_cache(name, sparse)
@@ -287,6 +289,8 @@ class Store:
                 if from_milvus:
                     held = self._read_all(name, sparse)
                 if held.nbytes > self.resident_bytes:
+                    with _resident_lock:
+                        _too_big.add(key)
                     return None
                 if _generation.get(key, 0) == generation:  # no write landed while we read
                     _resident_put(key, held, self.resident_bytes)
@@ -409,6 +413,7 @@ class Store:
         with _resident_lock:
             _resident.pop((self.uri, name), None)
             _generation[(self.uri, name)] = _generation.get((self.uri, name), 0) + 1
+            _too_big.discard((self.uri, name))
         path = self._cache_path(name)
         if path is not None:
             path.unlink(missing_ok=True)  # before the write lands: a crash mid-write leaves no snapshot
@@ -416,6 +421,7 @@ class Store:
 
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
 _generation: dict[tuple[str, str], int] = {}  # bumped by every write: a read that overlapped one isn't kept
+_too_big: set[tuple[str, str]] = set()  # collections over the memory budget: Milvus searches them
 
 
 def _lock_for(key) -> threading.Lock:

@@ -177,3 +177,25 @@ def test_prefetch_reads_each_collection_once_while_a_search_waits_for_it(store, 
     assert store.prefetch([("pf_dense", False), ("pf_sparse", True)]) is None  # held: nothing to do
     assert len(store.search("pf_sparse", m[3], 5, True)[0]) == 5
     assert reads == ["pf_dense", "pf_sparse"]  # answered from memory
+
+
+def test_a_collection_over_the_memory_budget_is_read_once_then_searched_by_milvus(store, monkeypatch):
+    x = np.eye(40, 8, dtype=np.float32)
+    store.ensure("big", 8, False)
+    store.upsert("big", range(40), x)
+    store.flush("big")
+    reads, real = [], Store._read_all
+
+    def counted(self, name, sparse):
+        reads.append(name)
+        return real(self, name, sparse)
+
+    monkeypatch.setattr(Store, "_read_all", counted)
+    monkeypatch.setattr(store, "resident_bytes", 100)  # 40 × 8 floats = 1,280 bytes: too big
+    for _ in range(3):
+        assert store.search("big", x[3:4], 1, False)[0][0].id == 3  # answered by Milvus
+    assert reads == ["big"]  # not read again on every search
+    monkeypatch.setattr(store, "resident_bytes", 10**9)
+    store.upsert("big", [39], x[39:40])  # a write measures it again
+    assert store.search("big", x[5:6], 1, False)[0][0].id == 5
+    assert reads == ["big", "big"] and store.is_resident("big")
