@@ -17,17 +17,15 @@ def handles(cur: Current) -> dict:
     return explore.open_handles(cur.ws, cur.comp, cur.ds, api_keys(cur.comp))
 
 
-def prefetch(cur: Current) -> bool:
-    """Start reading the comparison's stored vectors into memory while the user types; True
-    while that read is still under way (the first search then waits for it)."""
-    thread = explore.prefetch(cur.ws, cur.comp)
-    return thread is not None and thread.is_alive()
+def prefetch(cur: Current) -> None:
+    """Start reading the comparison's stored vectors into memory while the user types."""
+    explore.prefetch(cur.ws, cur.comp)
 
 
 def handles_search(cur: Current, query: str, k: int, qrels: dict | None = None):
     """Every finished model's top-k for ``query``; an error on the page if a model cannot search."""
-    reading = prefetch(cur)
-    note = " (reading the stored vectors into memory first: once per server process)" if reading else ""
+    pending = explore.vectors_pending(cur.ws, cur.comp)
+    note = " (reading the stored vectors into memory first: once per server process)" if pending else ""
     try:
         with st.spinner(f"Searching every model…{note}"):
             return explore.search_all(cur.ws, cur.ds, handles(cur), query, k, qrels)

@@ -32,11 +32,20 @@ def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
     return handles
 
 
+def _collections(comp) -> list[tuple[str, bool]]:
+    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not m.startswith("hybrid:")]
+    return [(r["collection"], bool(r.get("sparse"))) for r in done if r.get("collection")]
+
+
 def prefetch(ws, comp):
     """Start reading the finished models' stored vectors into memory (see ``Store.prefetch``);
-    the thread, or None when everything is held already."""
-    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not m.startswith("hybrid:")]
-    return ws.store.prefetch([(r["collection"], bool(r.get("sparse"))) for r in done if r.get("collection")])
+    the thread, or None when there is nothing to read or a read is under way already."""
+    return ws.store.prefetch(_collections(comp))
+
+
+def vectors_pending(ws, comp) -> bool:
+    """A search now would first wait for some model's vectors to be read into memory."""
+    return any(ws.store.needs_read(name) for name, _ in _collections(comp))
 
 
 def search_all(ws, ds, handles: dict, query: str, k: int = 10, qrels: dict | None = None):

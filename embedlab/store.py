@@ -302,6 +302,12 @@ class Store:
         with _resident_lock:
             return (self.uri, name) in _resident
 
+    def needs_read(self, name: str) -> bool:
+        """Its first in-process search would read it whole first (not held, not over budget)."""
+        with _resident_lock:
+            key = (self.uri, name)
+            return self.in_process and key not in _resident and key not in _too_big
+
     def prefetch(self, collections: list[tuple[str, bool]]) -> threading.Thread | None:
         """Read ``(name, sparse)`` collections not held yet into memory, in a daemon thread.
 
@@ -309,7 +315,13 @@ class Store:
         50k × 384 here, most of it inside Milvus Lite). A page calls this when it opens, so the
         read happens while the user types; a search meanwhile waits for the same read (one read
         per collection, see ``resident``) instead of starting another."""
-        todo = [(n, sp) for n, sp in collections if not self.is_resident(n)] if self.in_process else []
+        if not self.in_process:
+            return None
+        with _resident_lock:  # not held, not over budget, not being read by an earlier prefetch
+            todo = [(n, sp) for n, sp in collections
+                    if (self.uri, n) not in _resident and (self.uri, n) not in _too_big
+                    and (self.uri, n) not in _prefetching]
+            _prefetching.update((self.uri, n) for n, _ in todo)
         if not todo:
             return None
 
@@ -319,6 +331,9 @@ class Store:
                     self.resident(name, sparse)
                 except Exception as e:  # the page's own search reports a broken collection
                     log.warning("prefetch of %s failed: %s: %s", name, type(e).__name__, e)
+                finally:
+                    with _resident_lock:
+                        _prefetching.discard((self.uri, name))
 
         thread = threading.Thread(target=read, name="vector-prefetch", daemon=True)
         thread.start()
@@ -339,8 +354,9 @@ class Store:
     # The same vectors as one .npz beside milvus.db read in well under a second. The file is a
     # snapshot: every write to the collection deletes it first (``_forget``, under the write
     # lock), and it is only used when its row count is the collection's.
-    def _cache_path(self, name: str) -> Path | None:
-        if self.uri.startswith(_REMOTE) or os.environ.get("EMBEDLAB_VECTOR_CACHE", "1") == "0":
+    def _cache_path(self, name: str, *, even_if_off: bool = False) -> Path | None:
+        off = os.environ.get("EMBEDLAB_VECTOR_CACHE", "1") == "0" and not even_if_off
+        if self.uri.startswith(_REMOTE) or off:
             return None
         return Path(self.uri).parent / "vectors" / f"{name}.npz"
 
@@ -414,7 +430,7 @@ class Store:
             _resident.pop((self.uri, name), None)
             _generation[(self.uri, name)] = _generation.get((self.uri, name), 0) + 1
             _too_big.discard((self.uri, name))
-        path = self._cache_path(name)
+        path = self._cache_path(name, even_if_off=True)  # a copy made before it was turned off, too
         if path is not None:
             path.unlink(missing_ok=True)  # before the write lands: a crash mid-write leaves no snapshot
 
@@ -422,6 +438,7 @@ class Store:
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
 _generation: dict[tuple[str, str], int] = {}  # bumped by every write: a read that overlapped one isn't kept
 _too_big: set[tuple[str, str]] = set()  # collections over the memory budget: Milvus searches them
+_prefetching: set[tuple[str, str]] = set()  # being read by a prefetch thread
 
 
 def _lock_for(key) -> threading.Lock:
@@ -500,21 +517,31 @@ def _csr_rows(vectors):
     the same bytes on the wire."""
     import scipy.sparse as sp
 
-    m = vectors.tocsr().astype(np.float32)  # a copy: the caller's matrix is left as it was
-    m.data[m.data <= 0] = 0
-    m.eliminate_zeros()
-    m.sort_indices()
+    m = _positive(vectors)
     width = m.shape[1]
     for r in range(m.shape[0]):
         start, end = m.indptr[r], m.indptr[r + 1]
         yield sp.csr_matrix((m.data[start:end], m.indices[start:end], np.array([0, end - start])), shape=(1, width))
 
 
+def _positive(vectors):
+    """A canonical float32 copy (duplicates summed, indices sorted) keeping weights > 0 only:
+    Milvus takes neither a negative nor a NaN weight, and stores an explicit zero as an entry.
+    The caller's matrix is left as it was."""
+    m = vectors.tocsr().astype(np.float32, copy=True)
+    m.sum_duplicates()
+    m.data[~(m.data > 0)] = 0  # NaN included
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
 def sparse_rows_for_storage(vectors):
-    """Sparse rows ready to insert: the sentinel replaces an empty row (see SPARSE_SENTINEL)."""
+    """Sparse rows ready to insert: the sentinel replaces an empty row (see SPARSE_SENTINEL),
+    including a row whose weights are all zero or negative."""
     import scipy.sparse as sp
 
-    m = vectors.tocsr().astype(np.float32)
+    m = _positive(vectors)
     empty = np.diff(m.indptr) == 0
     if empty.any():
         width = max(m.shape[1], SPARSE_SENTINEL + 1)

@@ -94,8 +94,15 @@ class Server:
                                      stdout=self._log, stderr=subprocess.STDOUT)
 
     def _wait_health(self, timeout: float) -> None:
+        """Healthy, and the listener is ours: Streamlit logs its URL once it has bound the port
+        (another server that took the port first would answer the health check too)."""
         end = time.time() + timeout
         while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            if f"127.0.0.1:{self.port}" not in self.log():
+                time.sleep(0.3)
+                continue
             try:
                 with urllib.request.urlopen(f"{self.url}_stcore/health", timeout=2) as r:
                     if r.status == 200:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from embedlab.store import Store, sparse_rows_for_storage
+from embedlab.store import SPARSE_SENTINEL, Store, sparse_rows_for_storage
 
 
 @pytest.fixture(scope="module")
@@ -123,18 +123,25 @@ def test_lite_unimplemented_rpcs_leave_no_traceback_in_the_log(tmp_path, caplog)
 
 
 def test_sparse_rows_come_back_as_written(store):
-    """Rows are packed as one-row csr matrices: unsorted and duplicate indices, zero and negative
-    weights are stored as the positive entries of the summed row, and nothing else."""
-    rows, cols = [0, 0, 0, 0, 1, 1, 2], [7, 3, 7, 900, 5, 2, 1]
-    vals = np.array([0.5, 0.25, 0.25, -1.0, 0.0, 2.0, 3.5], np.float32)
-    m = sp.csr_matrix((vals, (rows, cols)), shape=(3, 1000))
-    m.has_sorted_indices = False
+    """A non-canonical csr (unsorted, duplicate indices), zero, negative and NaN weights, and a
+    row with nothing positive: stored are the positive entries of each summed row; the row with
+    none gets the sentinel (Milvus rejects an all-zero vector) and never matches a query."""
+    data = np.array([0.5, 0.25, 0.25, -1.0, 0.5, -0.25, 0.0, 2.0, np.nan, 3.5, 0.0, -2.0], np.float32)
+    indices = np.array([7, 3, 7, 900, 8, 8, 5, 2, 4, 1, 6, 9])
+    indptr = np.array([0, 6, 9, 10, 12])  # row 0: 7 twice, 8 as 0.5 - 0.25; row 3: a zero and a negative
+    m = sp.csr_matrix((data, indices, indptr), shape=(4, 1000))
+    assert not m.has_canonical_format
+    before = (m.data.copy(), m.indices.copy())
     store.ensure("roundtrip", None, True)
-    store.upsert("roundtrip", [10, 11, 12], m)
+    store.upsert("roundtrip", [10, 11, 12, 13], sparse_rows_for_storage(m))
     store.flush("roundtrip")
     got = {int(r["id"]): r["vec"] for r in store.client.query("roundtrip", filter="id >= 0", output_fields=["id", "vec"])}
-    assert got == {10: {3: 0.25, 7: 0.75}, 11: {2: 2.0}, 12: {1: 3.5}}
-    assert m.nnz == 6 and m.data.min() < 0  # the caller's matrix is left as it was
+    assert {i: v for i, v in got.items() if i != 13} == {10: {3: 0.25, 7: 0.75, 8: 0.25}, 11: {2: 2.0}, 12: {1: 3.5}}
+    assert list(got[13]) == [SPARSE_SENTINEL]
+    np.testing.assert_array_equal(m.data, before[0])  # the caller's matrix is left as it was
+    np.testing.assert_array_equal(m.indices, before[1])
+    q = sp.csr_matrix(([1.0, 1.0], ([0, 0], [6, 9])), shape=(1, 1000), dtype=np.float32)
+    assert store.search("roundtrip", q, 5, True)[0] == []
 
 
 def test_prefetch_reads_each_collection_once_while_a_search_waits_for_it(store, monkeypatch):

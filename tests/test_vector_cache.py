@@ -140,3 +140,23 @@ def test_no_copy_for_a_milvus_server_or_when_turned_off(tmp_path, monkeypatch):
     assert s._cache_path("x") == tmp_path / "vectors" / "x.npz"
     monkeypatch.setenv("EMBEDLAB_VECTOR_CACHE", "0")
     assert s._cache_path("x") is None
+
+
+def test_the_copy_is_gone_before_milvus_sees_the_write(store, tmp_path, monkeypatch):
+    """Deleted first, so a kill -9 in the middle of a write cannot leave a copy of the old rows;
+    and deleted even while the copy is turned off (it would be used again once turned back on)."""
+    write_and_hold(store, "cd", "cs")
+    path = tmp_path / "vectors" / "cd.npz"
+    seen, real = [], store.client.upsert
+
+    def upsert(name, rows, **kw):
+        seen.append(path.exists())
+        return real(name, rows, **kw)
+
+    monkeypatch.setattr(store.client, "upsert", upsert)
+    monkeypatch.setenv("EMBEDLAB_VECTOR_CACHE", "0")
+    store.upsert("cd", range(400), DENSE[::-1].copy())
+    assert seen == [False] and not path.exists()
+    monkeypatch.delenv("EMBEDLAB_VECTOR_CACHE")
+    restart(store, "cd")
+    np.testing.assert_array_equal(store.resident("cd", False).matrix, DENSE[::-1])
