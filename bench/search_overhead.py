@@ -63,8 +63,7 @@ def main() -> None:
                "held_as_written": held_before}
 
     # (a) first search as the app's process makes it: models not held yet are loaded once.
-    copies = [m for m, n in names.items() if (m not in held_before and store_._cache_path(n)
-                                               and store_._cache_path(n).exists())]
+    copies = [m for m, n in names.items() if m not in held_before and (path := store_._cache_path(n)) and path.exists()]
     figures["loaded_from_copy"] = copies
     t = time.perf_counter()
     _, first = explore.search_all(ws, ds, handles, queries[0], 10)

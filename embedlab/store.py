@@ -305,8 +305,7 @@ class Store:
     def needs_read(self, name: str) -> bool:
         """Its first in-process search would read it whole first (not held, not over budget)."""
         with _resident_lock:
-            key = (self.uri, name)
-            return self.in_process and key not in _resident and key not in _too_big
+            return self.in_process and _unread((self.uri, name))
 
     def prefetch(self, collections: list[tuple[str, bool]]) -> threading.Thread | None:
         """Read ``(name, sparse)`` collections not held yet into memory, in a daemon thread.
@@ -317,10 +316,8 @@ class Store:
         per collection, see ``resident``) instead of starting another."""
         if not self.in_process:
             return None
-        with _resident_lock:  # not held, not over budget, not being read by an earlier prefetch
-            todo = [(n, sp) for n, sp in collections
-                    if (self.uri, n) not in _resident and (self.uri, n) not in _too_big
-                    and (self.uri, n) not in _prefetching]
+        with _resident_lock:  # not being read by an earlier prefetch either
+            todo = [(n, sp) for n, sp in collections if _unread((self.uri, n)) and (self.uri, n) not in _prefetching]
             _prefetching.update((self.uri, n) for n, _ in todo)
         if not todo:
             return None
@@ -441,6 +438,11 @@ _too_big: set[tuple[str, str]] = set()  # collections over the memory budget: Mi
 _prefetching: set[tuple[str, str]] = set()  # being read by a prefetch thread
 
 
+def _unread(key) -> bool:
+    """Neither held nor known to be over the budget (the caller holds _resident_lock)."""
+    return key not in _resident and key not in _too_big
+
+
 def _lock_for(key) -> threading.Lock:
     with _resident_lock:
         return _key_locks.setdefault(key, threading.Lock())
@@ -525,10 +527,14 @@ def _csr_rows(vectors):
 
 
 def _positive(vectors):
-    """A canonical float32 copy (duplicates summed, indices sorted) keeping weights > 0 only:
+    """A canonical float32 csr (duplicates summed, indices sorted) keeping weights > 0 only:
     Milvus takes neither a negative nor a NaN weight, and stores an explicit zero as an entry.
-    The caller's matrix is left as it was."""
-    m = vectors.tocsr().astype(np.float32, copy=True)
+    The input itself when it is one already (``sparse_rows_for_storage``' output, written by
+    ``upsert``), else a copy: the caller's matrix is never changed."""
+    m = vectors.tocsr()
+    if m.dtype == np.float32 and m.has_canonical_format and bool((m.data > 0).all()):
+        return m
+    m = m.astype(np.float32, copy=True)
     m.sum_duplicates()
     m.data[~(m.data > 0)] = 0  # NaN included
     m.eliminate_zeros()

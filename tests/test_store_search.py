@@ -135,7 +135,8 @@ def test_sparse_rows_come_back_as_written(store):
     store.ensure("roundtrip", None, True)
     store.upsert("roundtrip", [10, 11, 12, 13], sparse_rows_for_storage(m))
     store.flush("roundtrip")
-    got = {int(r["id"]): r["vec"] for r in store.client.query("roundtrip", filter="id >= 0", output_fields=["id", "vec"])}
+    rows = store.client.query("roundtrip", filter="id >= 0", output_fields=["id", "vec"])
+    got = {int(r["id"]): r["vec"] for r in rows}
     assert {i: v for i, v in got.items() if i != 13} == {10: {3: 0.25, 7: 0.75, 8: 0.25}, 11: {2: 2.0}, 12: {1: 3.5}}
     assert list(got[13]) == [SPARSE_SENTINEL]
     np.testing.assert_array_equal(m.data, before[0])  # the caller's matrix is left as it was
