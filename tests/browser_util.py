@@ -4,6 +4,7 @@ marker instead of sleeping."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -158,6 +159,32 @@ class Server:
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def seeded_server(workspace: Path):
+    """The app on ``workspace`` with the sample seeded (bm25 only, see ``seed_sample``)."""
+    require_chromium()
+    seed_sample(workspace)
+    srv = Server(workspace)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium driven by Playwright (sync API)."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as p:
+        b = launch(p)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 def new_page(browser):

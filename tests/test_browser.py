@@ -19,21 +19,19 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from browser_util import (
     POINT_JS,
-    Server,
     Timer,
+    chromium,
     chunk_texts,
     copy_link,
     goto,
     grid_cells,
     hover_label,
-    launch,
     main_text,
     manifest,
     new_page,
     no_exception,
-    require_chromium,
     running,
-    seed_sample,
+    seeded_server,
     select_chunk,
     set_model,
     shot,
@@ -100,22 +98,14 @@ def write_corpus(folder: Path) -> tuple[list[Path], Path, Path]:
 # -- the server, the browser, and one comparison made through the UI ---------------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_chromium()
-    ws = tmp_path_factory.mktemp("browser_ws")
-    seed_sample(ws)
-    srv = Server(ws)
-    yield srv
-    srv.stop()
+    with seeded_server(tmp_path_factory.mktemp("browser_ws")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def upload(page, corpus: tuple[list[Path], Path, Path]) -> None:

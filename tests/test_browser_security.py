@@ -20,16 +20,16 @@ import pytest
 from browser_util import (
     Server,
     Timer,
+    chromium,
     goto,
     grid_cells,
-    launch,
     main_text,
     manifest,
     new_page,
     no_exception,
-    require_chromium,
     running,
     seed_sample,
+    seeded_server,
     set_model,
     shot,
     sidebar_link,
@@ -97,23 +97,14 @@ OTHER_TOPICS = {"tea.txt": "Green tea leaves are steamed, black tea leaves are o
 # -- one server, one browser: the comparisons are made through the page ----------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_chromium()
-    ws = tmp_path_factory.mktemp("security_ws")
-    seed_sample(ws)
-    srv = Server(ws)
-    yield srv
-    srv.stop()
+    with seeded_server(tmp_path_factory.mktemp("security_ws")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as p:
-        b = launch(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Seen:

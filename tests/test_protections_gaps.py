@@ -3,29 +3,20 @@ repository and running the suite): each test here fails without its protection a
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_documents import zip_bytes  # tests/ is on sys.path (pytest rootdir conftest)
 
 from embedlab.documents import Document, load_uploads
 
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
 GOOD = ("good.txt", b"A perfectly normal document.")
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 # -- 1. hostile uploads --------------------------------------------------------------------------
@@ -36,7 +27,7 @@ def test_a_docx_that_inflates_like_a_bomb_is_refused_before_the_parser_opens_it(
     parsed = []
     real = loader.read_docx
     monkeypatch.setattr(loader, "read_docx", lambda name, data: parsed.append(name) or real(name, data))
-    bomb = zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b" " * (20 * 1024 * 1024)})
+    bomb = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b" " * (20 * 1024 * 1024)})
     assert len(bomb) < 100_000
     result = load_uploads([("bomb.docx", bomb), GOOD])
     reason = {s.name: s.reason for s in result.skipped}["bomb.docx"]
