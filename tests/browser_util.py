@@ -388,3 +388,33 @@ def hover_label(page, chunk: int) -> str:
     hover = page.locator(".hoverlayer .hovertext").first
     hover.wait_for()
     return " ".join(hover.text_content().split())
+
+
+def download_report(page, path: Path) -> Path:
+    """Click Download HTML report and save the file. A click may be lost: the button's default
+    on_click reruns the page, and that rerun can retire the deferred file before the browser asks
+    for it ("Deferred file … not found" in the server log); then the test clicks again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        try:
+            with page.expect_download(timeout=90_000) as info:
+                page.get_by_role("button", name=re.compile("Download HTML report")).click()
+            info.value.save_as(path)
+            return path
+        except PlaywrightTimeout:
+            print(f"report download: click {attempt + 1} gave no file")
+            wait_idle(page)
+    raise AssertionError("the report never downloaded")
+
+
+def upload(page, corpus: tuple[list[Path], Path, Path]) -> None:
+    """On New comparison: the documents, then the queries and qrels files of an evaluation set."""
+    docs, queries, qrels = corpus
+    page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(docs)
+    wait_idle(page, "documents from")
+    uploader = page.locator('[data-testid="stFileUploader"]')
+    uploader.filter(has_text="Queries").locator('input[type="file"]').set_input_files(queries)
+    wait_idle(page)
+    uploader.filter(has_text="Qrels").locator('input[type="file"]').set_input_files(qrels)
+    wait_idle(page, "judged queries.")

@@ -23,6 +23,7 @@ from browser_util import (
     chromium,
     chunk_texts,
     copy_link,
+    download_report,
     goto,
     grid_cells,
     hover_label,
@@ -37,6 +38,7 @@ from browser_util import (
     shot,
     sidebar_link,
     sidebar_link_text,
+    upload,
     wait_idle,
     wait_maps,
     wait_umap,
@@ -106,17 +108,6 @@ def server(tmp_path_factory):
 def browser(server):
     with chromium() as b:
         yield b
-
-
-def upload(page, corpus: tuple[list[Path], Path, Path]) -> None:
-    docs, queries, qrels = corpus
-    page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(docs)
-    wait_idle(page, "documents from")
-    uploader = page.locator('[data-testid="stFileUploader"]')
-    uploader.filter(has_text="Queries").locator('input[type="file"]').set_input_files(queries)
-    wait_idle(page)
-    uploader.filter(has_text="Qrels").locator('input[type="file"]').set_input_files(qrels)
-    wait_idle(page, "judged queries.")
 
 
 def wait_run(page, server, cid: str, timeout_s: int = 300) -> bool:
@@ -395,24 +386,6 @@ def test_hostile_text_in_neighbourhoods(made, server):
     assert "document evil.txt" in text
     assert_inert(page, text)
     no_exception(page)
-
-
-def download_report(page, path: Path) -> Path:
-    """Click Download HTML report and save the file. A click may be lost: the button's default
-    on_click reruns the page, and that rerun can retire the deferred file before the browser asks
-    for it ("Deferred file … not found" in the server log); then the test clicks again."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):
-        try:
-            with page.expect_download(timeout=90_000) as info:
-                page.get_by_role("button", name=re.compile("Download HTML report")).click()
-            info.value.save_as(path)
-            return path
-        except PlaywrightTimeout:
-            print(f"report download: click {attempt + 1} gave no file")
-            wait_idle(page)
-    raise AssertionError("the report never downloaded")
 
 
 def test_hostile_text_in_the_html_report(made, server, browser, tmp_path):

@@ -21,6 +21,7 @@ from browser_util import (
     Server,
     Timer,
     chromium,
+    download_report,
     goto,
     grid_cells,
     main_text,
@@ -34,6 +35,7 @@ from browser_util import (
     shot,
     sidebar_link,
     sidebar_link_text,
+    upload,
     wait_idle,
     wait_maps,
 )
@@ -129,17 +131,6 @@ class Seen:
         self.texts[name] = main_text(page)
 
 
-def upload(page, docs: tuple[list[Path], Path, Path]) -> None:
-    paths, queries, qrels = docs
-    page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(paths)
-    wait_idle(page, "documents from")
-    uploader = page.locator('[data-testid="stFileUploader"]')
-    uploader.filter(has_text="Queries").locator('input[type="file"]').set_input_files(queries)
-    wait_idle(page)
-    uploader.filter(has_text="Qrels").locator('input[type="file"]').set_input_files(qrels)
-    wait_idle(page, "judged queries.")
-
-
 def add_endpoint(page, base_url: str, model: str, key: str) -> None:
     """The OpenAI-compatible endpoint tab: base URL, model name and API key typed, Add."""
     want = int(re.search(r"Model cards for the (\d+) chosen", main_text(page)).group(1)) + 1
@@ -174,22 +165,6 @@ def wait_results(page, server, cid: str, models: list[str], timeout_s: int = 300
             return results
         page.wait_for_timeout(1000)
     raise AssertionError(f"run did not finish in {timeout_s}s: {manifest(server, cid)['results']}")
-
-
-def download_report(page, path: Path) -> Path:
-    """Click Download HTML report and save it (a click lost to a rerun is tried again)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):
-        try:
-            with page.expect_download(timeout=90_000) as info:
-                page.get_by_role("button", name=re.compile("Download HTML report")).click()
-            info.value.save_as(path)
-            return path
-        except PlaywrightTimeout:
-            print(f"report download: click {attempt + 1} gave no file")
-            wait_idle(page)
-    raise AssertionError("the report never downloaded")
 
 
 def workspace_files(folder: Path) -> dict[str, bytes]:
