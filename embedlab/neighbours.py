@@ -194,14 +194,55 @@ def most_disagreeing(knn_by_model: dict[str, np.ndarray], top: int = 20) -> list
 # -- a comparison's neighbours, cached -----------------------------------------------------------
 def comparison_knn(ws, comp, k: int = 10) -> dict[str, np.ndarray]:
     """model id → (n, k) exact neighbours of every chunk, cached in ``neighbours/knn_{k}.npz``."""
+    stored = stored_knn(ws, comp, k)
+    if stored is not None:
+        return stored
     models = vector_models(comp)
-    path = ws.comparison_dir(comp.id) / "neighbours" / f"knn_{k}.npz"
-    cached = load_npz(path)
+    result = {m: knn(load_vectors(ws, comp, m), k) for m in models}
+    save_npz(ws.comparison_dir(comp.id) / "neighbours" / f"knn_{k}.npz", models, [result[m] for m in models])
+    return result
+
+
+def knn_rows(vectors, rows, k: int = 10) -> np.ndarray:
+    """(len(rows), k) neighbours of the chosen rows among all rows (each row itself excluded),
+    as ``knn`` would list them: costs len(rows) / n of a whole-corpus ``knn``."""
+    x = _normalised(vectors)
+    rows = np.asarray(rows, dtype=np.int64)
+    n = x.shape[0]
+    k = max(min(k, n - 1), 0)
+    out = np.empty((len(rows), k), dtype=np.int64)
+    block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
+    for start in range(0, len(rows) if k else 0, block):
+        part = rows[start : start + block]
+        sims = _similarities(x[part], x)
+        sims[np.arange(len(part)), part] = -np.inf
+        out[start : start + block] = _top_k(sims, k)
+    return out
+
+
+def stored_knn(ws, comp, k: int = 10) -> dict[str, np.ndarray] | None:
+    """``comparison_knn``'s stored lists if they exist for the comparison's models, else None
+    (nothing is computed: whole-corpus lists take minutes at 50k chunks)."""
+    models = vector_models(comp)
+    cached = load_npz(ws.comparison_dir(comp.id) / "neighbours" / f"knn_{k}.npz")
     if cached is not None and cached[0] == models and all(len(a) == comp_size(ws, comp) for a in cached[1]):
         return dict(zip(cached[0], cached[1], strict=True))
-    result = {m: knn(load_vectors(ws, comp, m), k) for m in models}
-    save_npz(path, models, [result[m] for m in models])
-    return result
+    return None
+
+
+def reference_overlap(knn_by_model: dict[str, np.ndarray], reference: str) -> dict[str, np.ndarray]:
+    """Per model other than ``reference``: each row's Jaccard@k with the reference's list."""
+    ref = knn_by_model[reference]
+    return {m: jaccard_at_k(ref, lists) for m, lists in knn_by_model.items() if m != reference}
+
+
+def reference_disagreement(knn_by_model: dict[str, np.ndarray], reference: str) -> dict[str, np.ndarray]:
+    """Per model: 1 − Jaccard@k of every row's neighbours with the reference model's; the
+    reference itself gets the mean over the other models (0 when it is alone)."""
+    out = {m: 1 - j for m, j in reference_overlap(knn_by_model, reference).items()}
+    n = len(knn_by_model[reference])
+    out[reference] = np.mean(list(out.values()), axis=0) if out else np.zeros(n)
+    return out
 
 
 def projection_trust(vectors, coords, k: int = 10, sample: int = 2000, seed: int = 0) -> float:

@@ -165,6 +165,13 @@ def _as_text(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _fields(row: dict, cols: tuple[str, str | None], id_col: str | None) -> dict:
+    """The row's other scalar columns (the Map colours and filters by them), values cut to 200 chars."""
+    skip = {*cols, id_col}
+    return {str(k)[:100]: (v[:200] if isinstance(v, str) else v) for k, v in list(row.items())[:50]
+            if k not in skip and isinstance(v, str | int | float | bool) and v != ""}
+
+
 def _documents(name: str, rows: list[dict], cols: tuple[str, str | None], opts: Options) -> tuple[list, list]:
     text_col, title_col = cols
     id_col = next((c for c in (rows[0] if rows else {}) if c.lower() in _ID_COLUMNS), None)
@@ -177,7 +184,7 @@ def _documents(name: str, rows: list[dict], cols: tuple[str, str | None], opts: 
             continue
         raw_id = _as_text(row.get(id_col)).strip() if id_col else ""
         title = _as_text(row.get(title_col)) if title_col else ""
-        meta = {"source": name, "row": n, "text_column": text_col}
+        meta = {"source": name, "row": n, "text_column": text_col, "fields": _fields(row, cols, id_col)}
         docs.append(Document(id=raw_id or f"{name}#{n}", title=title, text=text, meta=meta))
     notes = [f"{empty} rows with an empty '{text_col}' skipped"] if empty and docs else []
     if len(rows) > limit:
