@@ -65,11 +65,63 @@ def _distinct_title(doc: Document, title: str, counts: Counter) -> bool:
     return len(title.split()) >= 2 and title not in names and counts[title] == 1
 
 
-def _unique_sentence(doc: Document, haystack: list[str], rng: random.Random) -> str | None:
-    sentences = [s.strip() for s in _SENTENCE_END.split(doc.text) if 6 <= len(s.split()) <= 40]
+def _language(doc: Document) -> str:
+    """The analyzer code of a document's language (detected at load time; detected now if not)."""
+    from .embedders.analyzers import analyzer_for
+    from .language import detect
+
+    return analyzer_for(doc.meta.get("language") or detect(doc.full_text))
+
+
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Sentences in the text's own language: Kiwi splits Korean, 。！？ end Chinese and Japanese ones."""
+    from .embedders.analyzers import sentences
+
+    return sentences(text, language)
+
+
+def _unique_sentence(doc: Document, haystack: list[str], rng: random.Random, min_words: int = 6) -> str | None:
+    from .embedders.analyzers import length
+
+    code = _language(doc)
+    sentences = [s for s in split_sentences(doc.text, code) if min_words <= length(s, code) <= 40]
     rng.shuffle(sentences)
     # Boilerplate (disclaimers, headers) repeats across documents: a single relevant doc would be wrong.
     return next((s for s in sentences if sum(s in text for text in haystack) == 1), None)
+
+
+KEYWORD_NOTE = ("Keyword queries made from the documents themselves: each query is the nouns (content words) "
+                "of one sentence of one document, in that document's language, and that document is the only "
+                "one counted relevant. Other documents with the same words count as misses; the words are the "
+                "document's own, which favours lexical models such as BM25.")
+
+
+def keyword_query(sentence: str, language: str = "en", min_terms: int = 2, max_terms: int = 8) -> str | None:
+    """A keyword query from one sentence: its nouns (Korean: Kiwi, Chinese: jieba) or content
+    words, in dictionary form as the analyzer gives them; None with fewer than ``min_terms``."""
+    from .embedders.analyzers import keywords
+
+    words = keywords(sentence, language)[:max_terms]
+    return " ".join(words) if len(words) >= min_terms else None
+
+
+def generate_keyword_set(documents: Sequence[Document], n: int = 100, seed: int = 0,
+                         min_terms: int = 2) -> EvalSet:
+    """Up to ``n`` keyword known-item queries: a sentence that appears in one document only, its
+    nouns as the query, that document the only relevant one. Same documents and seed, same set."""
+    docs = list(documents)
+    haystack = [d.full_text for d in docs]
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for i in _sample_order(len(docs), seed):
+        if len(queries) >= n:
+            break
+        sentence = _unique_sentence(docs[i], haystack, random.Random(f"{seed}/{docs[i].id}"), min_words=1)
+        query = keyword_query(sentence, _language(docs[i]), min_terms) if sentence else None
+        if query:
+            qid = f"kw-{len(queries):04d}"
+            queries[qid], qrels[qid] = query, {docs[i].id: 1}
+    return EvalSet(queries=queries, qrels=qrels, generated=True, note=KEYWORD_NOTE)
 
 
 def generate_eval_set_llm(documents: Sequence[Document], n: int = 20, *, model: str,
