@@ -13,6 +13,7 @@ from pathlib import Path
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
 DEFAULT_MODELS = "minilm,bm25,model2vec"
 COLUMNS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+VERDICT_METRIC = "ndcg@10"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--overlap", type=int, default=64)
     ev.add_argument("--split", default="test", help="BEIR qrels split")
     ev.add_argument("--base-url", help="base URL for openai: models (or OPENAI_BASE_URL)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and permutation tests")
+    ev.add_argument("--metric", default=VERDICT_METRIC, help=f"metric of the verdict (default {VERDICT_METRIC})")
     ev.set_defaults(func=cmd_evaluate)
     ls = sub.add_parser("models", help="list the model ids")
     ls.set_defaults(func=cmd_models)
@@ -89,28 +92,48 @@ def cmd_evaluate(args) -> int:
     opts = {"base_url": args.base_url} if args.base_url else {}
     models = [{"id": m.strip(), "options": opts if m.strip().startswith("openai:") else {}}
               for m in args.models.split(",") if m.strip()]
-    comp = comparison.create(ws, ds, models)
+    comp = comparison.create(ws, ds, models, seed=args.seed)
     t = time.perf_counter()
     comparison.run(ws, comp, progress=_stderr_progress())
     print(f"comparison {comp.id} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    out = summary(comp)
+    out = summary(comp, ws, metric=args.metric)
     print(format_table(out))
+    print(format_verdict(out))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
     return 0 if all(r.get("status") == "done" for r in comp.results.values()) else 1
 
 
-def summary(comp) -> dict:
+def summary(comp, ws=None, metric: str = VERDICT_METRIC) -> dict:
+    """The comparison as JSON: per model its metrics, CIs and per-query values; the pairwise tests and
+    tiers (nDCG@10, and ``metric`` when another is chosen); the evaluation card."""
+    from . import comparison, verdict
+
+    per_query = comparison.per_query(ws, comp) if ws is not None else {}
     models = {}
     for mid in comp.model_ids:
         r = comp.results.get(mid, {})
         m = r.get("metrics", {})
         models[mid] = {**{c: m.get(c) for c in COLUMNS}, "chunks": r.get("chunks"),
                        "embedded_now": r.get("embedded_now"), "embed_seconds": r.get("embed_seconds"),
-                       "query_ms_p50": r.get("query_ms_p50"), "status": r.get("status")}
+                       "query_ms_p50": r.get("query_ms_p50"), "status": r.get("status"),
+                       "n_queries": r.get("n_queries"), "ci": r.get("ci", {}),
+                       "over_context_pct": r.get("over_context_pct")}
+        if mid in per_query:
+            models[mid]["per_query"] = {c: {q: v[c] for q, v in per_query[mid].items()} for c in COLUMNS}
         if r.get("error"):
             models[mid]["error"] = r["error"]
-    return {"comparison_id": comp.id, "models": models}
+    out = {"comparison_id": comp.id, "models": models, "seed": comp.seed, "card": comp.card}
+    scored = {m: per_query[m] for m in comp.model_ids if m in per_query and models[m]["status"] == "done"}
+    if scored:
+        main = verdict.compare(scored, VERDICT_METRIC, seed=comp.seed)
+        out["pairwise"] = [{"a": p.a, "b": p.b, "metric": p.metric, "diff": p.diff, "ci": [p.low, p.high],
+                            "p": p.p, "p_holm": p.p_holm, "wins": p.wins, "ties": p.ties, "losses": p.losses}
+                           for p in main.pairs]
+        out["tiers"] = [list(t) for t in main.tiers]
+        chosen = main if metric == VERDICT_METRIC else verdict.compare(scored, metric, seed=comp.seed)
+        out["verdict"] = chosen.to_dict()
+    return out
 
 
 def format_table(out: dict) -> str:
@@ -120,11 +143,34 @@ def format_table(out: dict) -> str:
         if r.get("error"):
             rows.append([mid, f"error: {r['error']}"])
             continue
-        rows.append([mid, *(_fmt(r[c]) for c in COLUMNS), str(r["chunks"]), str(r["embedded_now"]),
-                     _fmt(r["embed_seconds"], 1), _fmt(r["query_ms_p50"], 1)])
+        ci = r.get("ci") or {}
+        rows.append([mid, *(_fmt(r[c]) + (f" [{ci[c][0]:.3f}, {ci[c][1]:.3f}]" if c in ci else "") for c in COLUMNS),
+                     str(r["chunks"]), str(r["embedded_now"]), _fmt(r["embed_seconds"], 1),
+                     _fmt(r["query_ms_p50"], 1)])
     full = [r for r in rows if len(r) == len(head)]  # an error row must not widen every column
     widths = [max(len(r[i]) for r in full) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows)
+
+
+def format_verdict(out: dict) -> str:
+    """Tiers and the pairwise tests, as the terminal shows them."""
+    if "verdict" not in out:
+        return ""
+    from .verdict import Verdict
+
+    v = Verdict.from_dict(out["verdict"])
+    lines = [f"\nverdict on {v.metric}, {v.n_queries} queries (95 % paired bootstrap CIs, {v.n_resamples} resamples; "
+             f"paired randomization test, {v.n_permutations} permutations, Holm-corrected; seed {v.seed})"]
+    if v.small:
+        lines.append(f"  only {v.n_queries} queries: too few to separate close models")
+    for i, tier in enumerate(v.tiers, 1):
+        names = ", ".join(f"{m} {v.score(m).mean:.4f} [{v.score(m).low:.4f}, {v.score(m).high:.4f}]" for m in tier)
+        lines.append(f"  tier {i}{' (statistically tied)' if len(tier) > 1 else ''}: {names}")
+    for p in sorted(v.pairs, key=lambda p: p.p_holm):
+        mark = "differ" if p.significant else "tied"
+        lines.append(f"  {p.a} − {p.b}: {p.diff:+.4f} [{p.low:+.4f}, {p.high:+.4f}]  p={p.p:.4g}  "
+                     f"p_holm={p.p_holm:.4g}  W/T/L {p.wins}/{p.ties}/{p.losses}  {mark}")
+    return "\n".join(lines)
 
 
 def _fmt(v, digits=4) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from . import evalcard, verdict
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
@@ -46,6 +47,8 @@ class Comparison:
     chunking: dict = field(default_factory=dict)
     results: dict = field(default_factory=dict)  # model id → status, counts, timings, metrics
     view: dict = field(default_factory=dict)  # shared UI state (selection, colour) for links
+    seed: int = 0  # bootstrap and permutation seed, recorded so a link reproduces its intervals
+    card: dict = field(default_factory=dict)  # evaluation card (evalcard.build), set when a run ends
 
     @property
     def model_ids(self) -> list[str]:
@@ -63,7 +66,7 @@ def new_id() -> str:
     return cid
 
 
-def create(ws: Workspace, ds: Dataset, models: list, name: str = "") -> Comparison:
+def create(ws: Workspace, ds: Dataset, models: list, name: str = "", seed: int = 0) -> Comparison:
     entries = []
     for m in models:
         m = {"id": m} if isinstance(m, str) else dict(m)
@@ -76,7 +79,7 @@ def create(ws: Workspace, ds: Dataset, models: list, name: str = "") -> Comparis
     if not entries:
         raise ValueError("choose at least one model")
     comp = Comparison(new_id(), ds.key, entries, name or ds.name,
-                      datetime.now(UTC).isoformat(timespec="seconds"), ds.chunking.to_dict())
+                      datetime.now(UTC).isoformat(timespec="seconds"), ds.chunking.to_dict(), seed=int(seed))
     save(ws, comp)
     return comp
 
@@ -127,6 +130,8 @@ def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_k
         for mid, handle in handles.items():
             emit({"model": mid, "stage": "evaluate"})
             _evaluate(ws, ds, comp, handle)
+    comp.card = evalcard.build(comp, ds)
+    save(ws, comp)
     emit({"stage": "finished"})
     return comp
 
@@ -207,13 +212,28 @@ def _evaluate(ws, ds, comp, handle):
     run_ = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
     metrics = evaluate({q: ds.eval_set.qrels[q] for q in qids}, run_)
     lat = sorted(query_latency_ms(ws.store, handle, texts))
+    ci = verdict.cis({handle.id: metrics.per_query}, list(metrics.mean), seed=comp.seed)[handle.id]
     _record(ws, comp, handle.id, metrics={k: round(v, 6) for k, v in metrics.mean.items()},
+            ci={k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in ci.items()},
             eval_seconds=round(search_s, 3), query_ms_p50=_pct(lat, 50), query_ms_p95=_pct(lat, 95),
-            n_queries=len(qids))
+            n_queries=len(qids), **_window(handle, ds))
     per_query_path = ws.comparison_dir(comp.id) / "per_query.json"
     per_query = read_json(per_query_path) if per_query_path.exists() else {}
     per_query[handle.id] = metrics.per_query
     write_json(per_query_path, per_query)
+
+
+def _window(handle, ds) -> dict:
+    """The model's tokenizer and the share of chunks longer than its context window (it truncates them)."""
+    emb = getattr(handle, "embedder", None)
+    if emb is None:  # a hybrid: its parts report their own
+        return {}
+    out = {"tokenizer": getattr(emb, "tokenizer_name", None)}
+    if emb.max_tokens < 100_000:  # BM25 and averaged vectors have no window
+        from .chunking import truncation_report
+
+        out["over_context_pct"] = round(truncation_report(emb, ds.chunk_texts)["over_context_pct"], 2)
+    return out
 
 
 def per_query(ws: Workspace, comp: Comparison) -> dict:

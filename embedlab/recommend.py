@@ -1,0 +1,174 @@
+"""From a verdict to a decision: quality against cost (Pareto front), the caveats of this run, and a
+recommendation in plain words built only from measured numbers.
+
+``Option`` is one model's row: quality (the verdict metric with its CI), $ to embed the corpus now and at
+a projected size, p95 query latency, and vector memory. Lower cost, latency and memory are better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .catalog import get_card
+from .costs import embedding_cost, storage_bytes
+from .verdict import SMALL_SET, Verdict
+
+PROJECTED_CHUNKS = 1_000_000
+TRUNCATION_WARN_PCT = 3.0
+COSTS = ("cost_now", "cost_projected", "latency_p95_ms", "memory_bytes")
+
+
+@dataclass(frozen=True)
+class Option:
+    model: str
+    quality: float
+    low: float
+    high: float
+    tier: int
+    cost_now: float | None  # $ to embed this corpus (0 for local models; None when the price is unknown)
+    cost_projected: float | None  # $ at PROJECTED_CHUNKS chunks
+    latency_p95_ms: float | None
+    memory_bytes: int | None  # vectors for the projected corpus
+    dominated: bool = False
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    pick: str | None  # None: the run cannot separate the models
+    headline: str
+    tied: tuple[str, ...] = ()  # one line per model tied with the pick
+    caveats: tuple[str, ...] = ()
+    basis: str = ""  # which evaluation set and metric the verdict rests on
+
+
+def _dominates(a: Option, b: Option) -> bool:
+    """a is at least as good as b everywhere and better somewhere (unknown costs count as worse)."""
+    def le(x, y):
+        return (x if x is not None else float("inf")) <= (y if y is not None else float("inf"))
+
+    not_worse = a.quality >= b.quality and all(le(getattr(a, c), getattr(b, c)) for c in COSTS)
+    better = a.quality > b.quality or any(le(getattr(a, c), getattr(b, c)) and not le(getattr(b, c), getattr(a, c))
+                                          for c in COSTS)
+    return not_worse and better
+
+
+def pareto(options: Sequence[Option]) -> list[Option]:
+    """The same options, each marked dominated when another is no worse anywhere and better somewhere."""
+    from dataclasses import replace
+
+    return [replace(o, dominated=any(_dominates(other, o) for other in options if other is not o)) for o in options]
+
+
+def _price(model: str) -> float | None:
+    base = model.split(":", 1)[1] if model.startswith("hybrid:") else model
+    if model.startswith("hybrid:"):
+        parts = [p.split("@")[0] for p in base.split("+")]
+        prices = [_price(p) for p in parts]
+        return None if any(p is None for p in prices) else sum(prices)
+    card = get_card(model)
+    return card.price_per_1m_tokens if card else None
+
+
+def options(verdict: Verdict, results: Mapping[str, Mapping], tokens: int, chunks: int,
+            projected_chunks: int = PROJECTED_CHUNKS) -> list[Option]:
+    """One Option per model in the verdict; ``tokens``/``chunks`` describe the corpus (cl100k tokens)."""
+    out = []
+    for s in verdict.scores:
+        r = results.get(s.model, {})
+        price = _price(s.model)
+        now = None if price is None else embedding_cost(tokens, price)
+        projected = None if price is None else embedding_cost(tokens * projected_chunks / max(chunks, 1), price)
+        out.append(Option(s.model, s.mean, s.low, s.high, verdict.tier_of(s.model), now, projected,
+                          r.get("query_ms_p95"), _memory(s.model, r, results, projected_chunks)))
+    return pareto(out)
+
+
+def _memory(model: str, r: Mapping, results: Mapping[str, Mapping], n: int) -> int | None:
+    if model.startswith("hybrid:"):
+        parts = [p.split("@")[0] for p in model.split(":", 1)[1].split("+")]
+        sizes = [_memory(p, results.get(p, {}), results, n) for p in parts]
+        return None if any(s is None for s in sizes) else sum(sizes)
+    if r.get("dim") and not r.get("sparse"):
+        return storage_bytes(n, dim=r["dim"])["vectors"]
+    if r.get("nnz_mean") is not None:
+        return storage_bytes(n, nnz_mean=r["nnz_mean"])["vectors"]
+    return None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the caveats are made of, read from the comparison and its dataset."""
+
+    generated: bool = False
+    set_kind: str = "judged queries"  # or "generated known-item queries", "inverse-cloze", ...
+    lexical_overlap: float | None = None  # share of query words found verbatim in the relevant chunk
+    truncated_pct: Mapping[str, float] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
+    language_warnings: tuple[str, ...] = ()
+
+
+def caveats(verdict: Verdict, facts: RunFacts) -> list[str]:
+    out = []
+    if verdict.small:
+        out.append(f"Only {verdict.n_queries} queries: fewer than {SMALL_SET} cannot separate close models; "
+                   "add judged queries before trusting a small difference.")
+    if facts.generated:
+        line = f"The queries were generated from the documents ({facts.set_kind})"
+        if facts.lexical_overlap is not None:
+            line += f"; {facts.lexical_overlap:.0%} of query words appear verbatim in the relevant chunk"
+            if facts.lexical_overlap >= 0.6:
+                line += ", which favours keyword models such as BM25"
+        out.append(line + ".")
+    for model, pct in sorted(facts.truncated_pct.items()):
+        if pct > TRUNCATION_WARN_PCT:
+            out.append(f"{model} truncated {pct:.0f} % of chunks (longer than its context window): "
+                       "its score is for the start of those chunks only.")
+    for model, error in sorted(facts.failed.items()):
+        out.append(f"{model} failed and is not in the verdict: {error}")
+    out.extend(facts.language_warnings)
+    return out
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "price unknown"
+    return "$0 (local)" if x == 0 else f"${x:,.2f}"
+
+
+def _tied_line(pick: Option, other: Option, verdict: Verdict) -> str:
+    pair = verdict.pair(other.model, pick.model)
+    parts = [f"{other.model}: {pair.diff:+.3f} {verdict.metric} (95 % CI {pair.low:+.3f} to {pair.high:+.3f}, "
+             f"Holm p = {pair.p_holm:.3f})"]
+    if None not in (other.cost_projected, pick.cost_projected) and other.cost_projected != pick.cost_projected:
+        parts.append(f"{_money(other.cost_projected)} vs {_money(pick.cost_projected)} per "
+                     f"{PROJECTED_CHUNKS:,} chunks")
+    if other.latency_p95_ms and pick.latency_p95_ms:
+        parts.append(f"p95 query {other.latency_p95_ms:.0f} ms vs {pick.latency_p95_ms:.0f} ms")
+    if other.memory_bytes and pick.memory_bytes:
+        parts.append(f"{other.memory_bytes / 2**30:.1f} GiB vs {pick.memory_bytes / 2**30:.1f} GiB of vectors "
+                     f"at {PROJECTED_CHUNKS:,} chunks")
+    return "; ".join(parts)
+
+
+def recommend(verdict: Verdict, opts: Sequence[Option], facts: RunFacts) -> Recommendation:
+    notes = tuple(caveats(verdict, facts))
+    basis = f"{verdict.metric} on {verdict.n_queries} {facts.set_kind}"
+    if len(verdict.scores) < 2:
+        only = verdict.scores[0]
+        return Recommendation(None, f"Only {only.model} was evaluated: nothing to compare it with.", (), notes, basis)
+    if not verdict.separable:
+        return Recommendation(None, f"No recommendation: the {len(verdict.scores)} models are statistically tied "
+                              f"on {verdict.metric} (no pair differs after Holm's correction). Add queries, or "
+                              "choose on cost and latency.", (), notes, basis)
+    by_model = {o.model: o for o in opts}
+    best = verdict.scores[0]
+    pick = by_model[best.model]
+    tier1 = [m for m in verdict.tiers[0] if m != best.model]
+    second = verdict.tiers[1][0]
+    gap = verdict.pair(best.model, second)
+    headline = (f"Use {best.model}: {verdict.metric} {best.mean:.3f} (95 % CI {best.low:.3f}–{best.high:.3f}). "
+                f"It beats {second} by {gap.diff:+.3f} (Holm p = {gap.p_holm:.3g})")
+    headline += "." if not tier1 else f"; {len(tier1)} other model(s) are statistically tied with it."
+    tied = tuple(_tied_line(pick, by_model[m], verdict) for m in tier1)
+    return Recommendation(best.model, headline, tied, notes, basis)
