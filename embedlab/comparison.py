@@ -15,13 +15,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
-
-from . import evalcard, verdict
+from . import evalcard, vectors, verdict
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
-from .store import StoreError, sparse_rows_for_storage
+from .store import StoreError
 from .workspace import Dataset, Workspace, read_json, write_json
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{24}$")
@@ -141,51 +139,31 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     handle = open_model(ds, mid, comp.options(mid), api_key)
     store, emb, name = ws.store, handle.embedder, handle.collection
     have = store.existing_ids(name, len(ds.chunks)) if store.exists(name) else set()
-    missing = [i for i in range(len(ds.chunks)) if i not in have]
-    # Longest first, as sentence-transformers orders a batch: less padding per forward pass.
-    missing.sort(key=lambda i: -len(ds.chunks[i].text))
     _record(ws, comp, mid, status="embedding", collection=name, chunks=len(ds.chunks))
-    t0, done = time.perf_counter(), 0
-    texts = [ds.chunks[i].text for i in missing]
-    # A collection embedded whole in this process is kept for search as it is written (see
-    # Store.hold), rather than read back from Milvus on the first search.
-    kept, kept_bytes = ([] if not have else None), 0
-    for start, vecs in emb.iter_batches(texts, "document"):
-        if not store.exists(name):
-            store.ensure(name, vecs.shape[1] if not emb.sparse else None, emb.sparse)
-        ids = missing[start : start + vecs.shape[0]]
-        store.upsert(name, ids, sparse_rows_for_storage(vecs) if emb.sparse else vecs)
-        done += len(ids)
-        if kept is not None:
-            kept.append(vecs)
-            kept_bytes += vecs.data.nbytes if emb.sparse else vecs.nbytes
-            kept = kept if kept_bytes <= store.resident_bytes else None
-        rate = done / max(time.perf_counter() - t0, 1e-9)
-        emit({"model": mid, "stage": "embed", "done": len(have) + done, "total": len(ds.chunks),
-              "rate": rate, "eta_s": (len(missing) - done) / rate})
+    fill, content = vectors.plan(store, emb, name, ds.chunk_texts, have, lambda: ws.views(emb.settings()))
+    emit({"model": mid, "stage": "plan", "new": len(fill.embed), "reused": fill.reused,
+          "corpus_fitted": fill.content is None, "total": len(ds.chunks)})
+    t0, done = time.perf_counter(), len(have)
+
+    def block(n):
+        nonlocal done
+        done += n
+        rate = (done - len(have)) / max(time.perf_counter() - t0, 1e-9)
+        emit({"model": mid, "stage": "embed", "done": done, "total": len(ds.chunks), "rate": rate,
+              "eta_s": (len(ds.chunks) - done) / max(rate, 1e-9)})
+
+    out = vectors.run(store, emb, fill, content, ds.chunk_texts, block)
     store.ensure(name, emb.dim, emb.sparse)
-    if missing:
-        store.flush(name)  # Milvus indexes sealed rows only; a reopened workspace would flush anyway
-        if kept:
-            store.hold(name, missing, _stacked(kept, emb.sparse))
+    vectors.keep(store, emb, fill, content, out, view_was_empty=not have)
     seconds = time.perf_counter() - t0
-    result = {"status": "done", "embedded_now": len(missing), "embed_seconds": round(seconds, 3),
-              "stored": len(have) + len(missing), "dim": emb.dim, "sparse": emb.sparse,
-              "settings": emb.settings()}
-    result.update(_embedding_rate(ws, name, len(missing), seconds))
+    result = {"status": "done", "embedded_now": len(fill.embed), "reused": fill.reused,
+              "corpus_fitted": fill.content is None, "embed_seconds": round(seconds, 3),
+              "stored": len(have) + len(fill.missing), "dim": emb.dim, "sparse": emb.sparse,
+              "settings": emb.settings(), "content_collection": fill.content}
+    result.update(_embedding_rate(ws, name, len(fill.embed), seconds))
     _record(ws, comp, mid, **result)
-    emit({"model": mid, "stage": "done", "embedded_now": len(missing)})
+    emit({"model": mid, "stage": "done", "embedded_now": len(fill.embed), "reused": fill.reused})
     return handle
-
-
-def _stacked(blocks, sparse: bool):
-    if sparse:
-        import scipy.sparse as sp
-
-        width = max(b.shape[1] for b in blocks)
-        return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
-                         format="csr").astype(np.float32)
-    return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
 
 
 def _embedding_rate(ws, collection: str, embedded: int, seconds: float) -> dict:

@@ -298,6 +298,11 @@ class Store:
                         self._save_cache(name, held, generation)
         return held
 
+    def let_go(self, name: str) -> None:
+        """Stop holding ``name``'s vectors in memory (its .npz copy stays)."""
+        with _resident_lock:
+            _resident.pop((self.uri, name), None)
+
     def is_resident(self, name: str) -> bool:
         with _resident_lock:
             return (self.uri, name) in _resident

@@ -103,6 +103,17 @@ class Workspace:
         self._datasets[key] = ds
         return ds
 
+    def views(self, settings: dict):
+        """(collection, chunk texts) of every dataset here, for a model with these settings."""
+        from .store import collection_name
+
+        for meta in sorted((self.root / "datasets").glob("*/dataset.json")):
+            try:
+                ds = self.load_dataset(meta.parent.name)
+            except (OSError, ValueError, KeyError):  # a half-written dataset: nothing to keep
+                continue
+            yield collection_name(settings, ds.corpus_key), ds.chunk_texts
+
     def comparison_dir(self, cid: str) -> Path:
         return self.root / "comparisons" / cid
 

