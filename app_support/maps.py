@@ -13,6 +13,7 @@ import streamlit as st
 from plotly.colors import qualitative, sample_colorscale
 
 from app_support.charts import PALETTE, label, model_colours
+from app_support.charts import PNG as PNG_CONFIG
 from app_support.text import hover_escape
 from embedlab import neighbours, projection
 
@@ -22,7 +23,8 @@ DEFAULT_SAMPLE = 50_000  # maps above this size draw a sample unless the user as
 KNN_LIMIT = 20_000  # whole-corpus neighbour lists (disagreement colour) up to this many chunks
 BINS = 10  # a continuous colouring is drawn in this many steps, one trace each
 LEGEND_PX = 87  # the legend shows four rows (8 clusters + rings) and scrolls beyond: 30 values cannot squeeze a map
-LEGEND_CHARS = 22  # a category's legend entry is cut here; the hover shows it whole
+LEGEND_CHARS = 26  # a category's legend entry is cut here; the hover shows it whole
+LABEL_CHARS = 32  # a cluster label drawn on the map is cut here
 SCALE_PX = 58  # right margin of every map under a continuous colouring: room for the last map's scale
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedlab-umap")
 _futures: dict[tuple, Future] = {}
@@ -49,51 +51,28 @@ def pca_maps(ws, comp, sample: int | None) -> projection.MapSet:
     return projection.map_set(ws, comp, "pca", sample)
 
 
-def colour_options(ds, n_chunks: int) -> dict[str, str]:
-    """Colour-by choices: value → label. Metadata keys with 2–30 distinct values qualify."""
-    opts = {"document": "Document", "cluster": "Cluster (k-means on the first map)"}
-    if n_chunks <= KNN_LIMIT:
-        opts["disagreement"] = "Neighbourhood disagreement"
-    keys = sorted({k for d in ds.documents for k, v in d.meta.items() if isinstance(v, str | int | float | bool)})
-    for key in keys:
-        values = {str(d.meta.get(key)) for d in ds.documents}
-        if 2 <= len(values) <= 30:
-            opts[f"meta:{key}"] = f"Metadata: {key}"
-    return opts
+def colour_options(ds, n_chunks: int | None = None) -> dict[str, str]:
+    """Colour-by choices: value → label (see ``map_colours.options``)."""
+    from app_support import map_colours
+
+    return map_colours.options(ds)
 
 
 def colouring(choice: str, ws, comp, ds, maps: projection.MapSet, k: int) -> tuple[np.ndarray, list[str] | None]:
-    """Per-point colour values and, for categories, their names (None: document colours, which
-    cycle through the palette, or a continuous value in [0, 1])."""
-    ids = maps.ids
-    if choice == "cluster":
-        labels = _clusters(maps.coords[maps.reference])
-        return labels, [f"cluster {i + 1}" for i in range(int(labels.max()) + 1)]
-    if choice == "disagreement":
-        knn = neighbours.comparison_knn(ws, comp, k)
-        return neighbours.disagreement(knn)[ids].astype(np.float32), None
-    doc_ids = [ds.chunks[i].doc_id for i in ids]
-    if choice.startswith("meta:"):
-        meta = {d.id: str(d.meta.get(choice[5:], "")) for d in ds.documents}
-        names = sorted({meta[d] for d in doc_ids})
-        index = {n: i for i, n in enumerate(names)}
-        return np.array([index[meta[d]] for d in doc_ids], dtype=np.int16), names
-    order = {d.id: i for i, d in enumerate(ds.documents)}
-    return (np.array([order[d] for d in doc_ids]) % len(PALETTE)).astype(np.int16), None  # colours cycle
+    """The first map's colour values and category names (None: document colours, which cycle
+    through the palette, or a continuous value in [0, 1]); ``map_colours.colour_by`` has them all."""
+    from app_support import map_colours
+
+    found = map_colours.colour_by(choice, ws, comp, ds, maps, k)
+    return found.values[maps.reference], found.names
 
 
 def colour_title(choice: str) -> str:
     """What a colouring shows, for the hover ("key: value") and a scale's title; "" when the
     category names say it (clusters) or there is nothing to say (document colours)."""
-    if choice.startswith("meta:"):
-        return choice[5:]
+    if choice.startswith(("meta:", "col:")):
+        return choice.split(":", 1)[1]
     return "disagreement" if choice == "disagreement" else ""
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _clusters(coords: np.ndarray) -> np.ndarray:
-    """k-means on a map's coordinates: seconds at 200k points, so once per layout."""
-    return projection.cluster_labels(coords).astype(np.int16)
 
 
 def hover_texts(ds, ids: np.ndarray) -> list[str]:
@@ -117,18 +96,31 @@ def _step_scale(colours: list[str]) -> list:
 
 def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[str] | None, hover: list[str],
            highlights: dict[str, list[int]], selected: int | None, models: list[str], show_scale: bool,
-           title: str = "", colour_title: str = "") -> go.Figure:
+           title: str = "", colour_title: str = "", *, selection=None, palette: list[str] | None = None,
+           labels: bool = False, visible: np.ndarray | None = None, dragmode: str = "select",
+           highlight_colours: dict[str, str] | None = None) -> go.Figure:
     """One model's map: every point coloured, plus each model's neighbour set outlined in that
     model's colour, so one map shows where the other models' neighbours landed. ``show_scale``:
-    this map draws the scale of a continuous colouring (every map keeps room for it)."""
+    this map draws the scale of a continuous colouring (every map keeps room for it).
+
+    ``selection``: chunk ids drawn ringed in black on top (the linked selection); ``palette``: a
+    colour per category (an ordered field's sequential scale); ``labels``: each category's name
+    written at its points' median (cluster labels); ``visible``: a row mask — hidden rows are not
+    sent at all (a filter hides them on every map)."""
     xy, ids = maps.coords[mid], maps.ids
     continuous = names is None and colour.dtype.kind == "f"
+    dim = bool(highlights) or selection is not None and len(selection) > 0
     fig = go.Figure(_chunk_traces(xy, ids, colour, names, hover, colour_title,
-                                  dict(size=4 if len(ids) < 20_000 else 2, opacity=0.35 if highlights else 0.8)))
+                                  dict(size=4 if len(ids) < 20_000 else 2, opacity=0.3 if dim else 0.8),
+                                  palette, visible))
     if continuous and show_scale:
         fig.add_trace(_scale_trace(colour_title))
-    _add_highlights(fig, mid, maps, highlights, selected, model_colours(models))
-    fig.update_layout(height=470, margin=dict(l=0, r=SCALE_PX if continuous else 0, t=30, b=0), dragmode="pan",
+    if labels and names:
+        _add_labels(fig, xy, colour, names, visible)
+    if selection is not None and len(selection):
+        _add_selection(fig, mid, maps, selection, visible)
+    _add_highlights(fig, mid, maps, highlights, selected, highlight_colours or model_colours(models))
+    fig.update_layout(height=470, margin=dict(l=0, r=SCALE_PX if continuous else 0, t=30, b=0), dragmode=dragmode,
                       clickmode="event+select", title=dict(text=title or label(mid), font=dict(size=14)),
                       uirevision=mid, legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=10),
                                                   itemwidth=30, itemsizing="constant", maxheight=LEGEND_PX),
@@ -136,13 +128,16 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
     return fig
 
 
-def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker) -> list[go.Scattergl]:
+def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker, palette=None,
+                  visible=None) -> list[go.Scattergl]:
     """The points, one single-colour WebGL trace per category: plotly.js maps a numeric colour
     array through a colorscale point by point (~1 s per 200k points); a constant colour skips
     that. A continuous colouring is drawn in BINS steps. customdata holds the chunk ids; meta[0]
     "chunks" tells these traces from the rings, meta[1] is the category for the hover."""
-    groups, colours, entries = _categories(colour, names)
+    groups, colours, entries = _categories(colour, names, palette)
     order = np.argsort(groups, kind="stable")  # points of a category stay in their drawing order
+    if visible is not None:
+        order = order[np.asarray(visible, bool)[order]]
     bounds = np.searchsorted(groups[order], np.arange(len(colours) + 1))
     text = np.asarray(hover, dtype=object)
     traces = []
@@ -159,14 +154,15 @@ def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker) -> list[g
     return traces
 
 
-def _categories(colour: np.ndarray, names: list[str] | None) -> tuple[np.ndarray, list[str], list[str]]:
+def _categories(colour: np.ndarray, names: list[str] | None,
+                palette: list[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
     """Category per point, colour per category, and its name (shown in legend and hover)."""
     if names is None and colour.dtype.kind == "f":
         steps = np.clip(np.nan_to_num(colour) * BINS, 0, BINS - 1).astype(np.int16)
         return steps, _bin_colours(), [f"{i / BINS:.1f}–{(i + 1) / BINS:.1f}" for i in range(BINS)]
     n = len(names) if names is not None else len(PALETTE)
     entries = [str(x) or "(empty)" for x in names] if names is not None else [""] * n
-    palette = PALETTE if n <= len(PALETTE) else qualitative.Dark24  # 9–30 categories: 24 distinct colours
+    palette = palette or (PALETTE if n <= len(PALETTE) else qualitative.Dark24)  # 9–30: 24 distinct colours
     return colour.astype(np.int16), [palette[i % len(palette)] for i in range(n)], entries
 
 
@@ -191,6 +187,39 @@ def _span(maps: projection.MapSet, axis: int) -> list[float]:
     hi = max(float(np.nanmax(xy[:, axis])) for xy in maps.coords.values())
     pad = (hi - lo) * 0.04 or 1.0
     return [lo - pad, hi + pad]
+
+
+def _add_labels(fig, xy, codes, names, visible) -> None:
+    """Each category's name at the median of its (visible) points on this map."""
+    codes = np.asarray(codes)
+    keep = np.ones(len(codes), bool) if visible is None else np.asarray(visible, bool)
+    for k, name in enumerate(names):
+        rows = np.flatnonzero((codes == k) & keep)
+        if len(rows) >= max(3, len(codes) // 200):  # a handful of stray points gets no label
+            x, y = np.median(xy[rows], axis=0)
+            fig.add_annotation(x=float(x), y=float(y), text=hover_escape(name, LABEL_CHARS, 999), showarrow=False,
+                               font=dict(size=11, color="#111"), bgcolor="rgba(255,255,255,0.75)", borderpad=2)
+
+
+def _add_selection(fig, mid, maps, selection, visible) -> None:
+    """The linked selection: the same chunks ringed in black on every map (hidden ones not)."""
+    rows = rows_of(maps, selection)
+    if visible is not None:
+        rows = rows[np.asarray(visible, bool)[rows]]
+    xy = maps.coords[mid]
+    fig.add_scattergl(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"selected ({len(rows):,})",
+                      customdata=maps.ids[rows].astype(np.int32), meta=["selection"], legendrank=0,
+                      marker=dict(size=7, color="rgba(0,0,0,0)", line=dict(width=1.3, color="#111")),
+                      hovertemplate="selected · chunk %{customdata}<extra></extra>")
+
+
+def rows_of(maps: projection.MapSet, chunk_ids) -> np.ndarray:
+    """Map rows of ``chunk_ids`` (ids not on this map, e.g. outside its sample, are left out)."""
+    ids = np.asarray(maps.ids)
+    wanted = np.asarray(list(chunk_ids), dtype=ids.dtype)
+    pos = np.searchsorted(ids, wanted)  # ids are sorted (projection.sample_ids)
+    pos = np.clip(pos, 0, max(len(ids) - 1, 0))
+    return np.sort(pos[ids[pos] == wanted]) if len(ids) else np.zeros(0, np.int64)
 
 
 def _add_highlights(fig, mid, maps, highlights, selected, colours) -> None:
@@ -222,12 +251,51 @@ def point_neighbours(ws, comp, chunk_id: int, k: int) -> dict[str, list[int]]:
     return out
 
 
+def _chunk(data) -> int | None:
+    """A point's chunk id from its customdata: a number, a one-item list, or (after a box
+    selection, in Streamlit 1.67) a mapping such as {"0": 12}."""
+    if isinstance(data, dict):
+        data = [data[k] for k in sorted(data, key=str)]
+    if isinstance(data, list | tuple):
+        data = data[0] if data else None
+    try:
+        return None if data is None else int(data)
+    except (TypeError, ValueError):
+        return None
+
+
 def selected_from(event) -> int | None:
     """The chunk id of the first point in a plotly selection event (its customdata)."""
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    for p in points:
-        data = p.get("customdata")
-        data = data[0] if isinstance(data, list | tuple) and data else data
-        if data is not None:
-            return int(data)
-    return None
+    return next((c for p in points if (c := _chunk(p.get("customdata"))) is not None), None)
+
+
+def selection_of(event) -> tuple[str, list[int]] | None:
+    """("area", sorted chunk ids) for a box or lasso selection, ("point", [id]) for a click,
+    None for no selection. Every trace's points count: categories, rings and the selection all
+    carry chunk ids."""
+    sel = (event or {}).get("selection") or {}
+    ids = [c for p in sel.get("points") or [] if (c := _chunk(p.get("customdata"))) is not None]
+    if sel.get("box") or sel.get("lasso"):
+        return "area", sorted(set(ids))
+    return ("point", ids[:1]) if ids else None
+
+
+def linked_maps(cur, model_ids: list[str], highlight: dict[str, list[int]] | None = None, *,
+                sample: int | None = DEFAULT_SAMPLE, key: str = "linked") -> None:
+    """Aligned maps of ``model_ids`` side by side, one column each, points in grey, and every
+    named chunk set of ``highlight`` (name → chunk ids) ringed in its own colour on every map:
+    where one model's neighbours sit in another's space. UMAP when ready, else PCA. For other
+    pages (e.g. a disagreement explorer); the Map page draws its own."""
+    n = projection.comp_size(cur.ws, cur.comp)
+    sample = None if sample is None or sample >= n else sample
+    ms = umap_maps(cur.ws, cur.comp, sample)[0] or pca_maps(cur.ws, cur.comp, sample)
+    models = [m for m in model_ids if m in ms.coords]
+    highlight = highlight or {}
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(highlight)}
+    hover, codes = hover_texts(cur.ds, ms.ids), np.zeros(len(ms.ids), np.int16)
+    for i, (col, mid) in enumerate(zip(st.columns(max(len(models), 1)), models, strict=False)):
+        fig = figure(mid, ms, codes, ["chunk"], hover, highlight, None, models, False, palette=["#a0a0a0"],
+                     dragmode="pan", highlight_colours=colours)
+        fig.update_layout(showlegend=i == len(models) - 1)
+        col.plotly_chart(fig, key=f"{key}:{mid}", config={**PNG_CONFIG, "scrollZoom": True})

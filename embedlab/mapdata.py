@@ -184,3 +184,14 @@ def selection_table(ds, ids, overlap: dict[str, np.ndarray] | None = None, text_
 def _cut(text: str, n: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def relevant_chunks(ds, query: str) -> set[int]:
+    """Chunk ids of the documents judged relevant to ``query`` when it is one of the dataset's
+    evaluation queries (matched by its text), else an empty set."""
+    evals = getattr(ds, "eval_set", None)
+    if not evals or not query.strip():
+        return set()
+    qid = next((q for q, text in evals.queries.items() if text.strip() == query.strip()), None)
+    docs = {d for d, rel in (evals.qrels.get(qid) or {}).items() if rel > 0}
+    return {i for i, c in enumerate(ds.chunks) if c.doc_id in docs}

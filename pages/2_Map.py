@@ -1,11 +1,12 @@
-"""Map: every model's view of the corpus, aligned side by side; select a chunk or type a query
-and see each model's nearest neighbours highlighted on every map."""
+"""Map: every model's view of the corpus, aligned side by side. Drag a box or lasso on any map:
+the same chunks are ringed on every map and listed below (CSV export, kept in the link). Click a
+chunk or type a query: each model's nearest neighbours are ringed on every map."""
 
 import streamlit as st
 
-from app_support import charts, maps, progress, results, state
+from app_support import charts, map_colours, map_selection, maps, progress, results, state
 from app_support.text import md_escape, shorten
-from embedlab import projection
+from embedlab import mapdata, projection
 
 PAGE = "map"
 cur = state.require_current()
@@ -19,13 +20,12 @@ if not models:
     st.info("No model has finished embedding yet — the Overview page shows progress.")
     st.stop()
 st.caption("One 2-D map per model, rotated and scaled onto the first so the same chunk sits in a comparable "
-           "place. Click a point (or type a chunk id or a query): each model's nearest neighbours are ringed "
-           "in that model's colour on every map.")
+           "place. Drag a box (or pick the lasso above a map): the same chunks are ringed on every map and "
+           "listed below. Click a point (or type a chunk id or a query): each model's nearest neighbours are "
+           "ringed in that model's colour on every map.")
 
-if "map:pending" in st.session_state:  # a click on a map: select that chunk, drop the query
-    state.set_widget(PAGE, "p", st.session_state.pop("map:pending"))
-    state.set_widget(PAGE, "q", "")
-colour_opts = maps.colour_options(ds, n)
+map_selection.take_events(models, n)
+colour_opts = map_colours.options(ds)
 c1, c2, c3, c4 = st.columns([2, 3, 1, 2])
 with c1:
     kind = state.url_widget(PAGE, "kind", st.segmented_control, "Layout", "umap", valid=lambda v: v in ("umap", "pca"),
@@ -42,7 +42,7 @@ with c4:
     sample = state.url_widget(PAGE, "n", st.selectbox, "Points", min(n, maps.DEFAULT_SAMPLE), parse=int,
                               valid=lambda v: v in sizes, options=sizes, format_func=lambda v: f"{v:,}"
                               + (" (all)" if v == n else " (sample)"))
-d1, d2 = st.columns([1, 3])
+d1, d2, d3 = st.columns([1, 2, 2])
 with d1:
     selected = state.url_widget(PAGE, "p", st.number_input, "Chunk id", None, parse=int,
                                 valid=lambda v: v is None or 0 <= v < n, min_value=0, max_value=n - 1,
@@ -51,6 +51,13 @@ with d1:
 with d2:
     query = state.url_widget(PAGE, "q", st.text_input, "…or a query", "", placeholder="neighbours of a query",
                              on_change=lambda: state.set_widget(PAGE, "p", None))  # a new query replaces the chunk
+with d3:
+    if ds.eval_set and ds.eval_set.queries:
+        texts = ds.eval_set.queries
+        st.selectbox("…or an evaluation query", list(texts), index=None, key="map:evalq",
+                     format_func=lambda q: shorten(texts[q], 80), placeholder="colour by relevance: pick one",
+                     on_change=lambda: (state.set_widget(PAGE, "q", texts.get(st.session_state["map:evalq"], "")),
+                                        state.set_widget(PAGE, "p", None)))
 
 sample_arg = None if sample >= n else int(sample)
 map_set = None
@@ -70,6 +77,8 @@ if map_set is None:
     with st.spinner("PCA preview…"):
         map_set = maps.pca_maps(cur.ws, comp, sample_arg)
 
+visible = map_selection.filter_controls(cur, map_set, colour_opts)
+selection = map_selection.current(n)
 highlights, hits = {}, None
 if selected is not None:
     highlights = maps.point_neighbours(cur.ws, comp, int(selected), int(k))
@@ -78,7 +87,8 @@ elif query.strip():
     highlights = {m: [h.chunk for h in hs] for m, hs in hits.items()}
 
 with st.spinner("Colouring…"):
-    colour, names = maps.colouring(colour_by, cur.ws, comp, ds, map_set, int(k))
+    by_query = (highlights, mapdata.relevant_chunks(ds, query)) if hits else None
+    colour = map_colours.colour_by(colour_by, cur.ws, comp, ds, map_set, 10, by_query)
 hover = maps.hover_texts(ds, map_set.ids)
 if highlights:
     what = f"chunk {int(selected)}" if selected is not None else "the query"
@@ -89,23 +99,20 @@ for i, mid in enumerate(models):
     with cols[i % len(cols)]:
         title = f"<b>{charts.label(mid)}</b>" + ("" if mid == map_set.reference else
                                                    f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}")
-        fig = maps.figure(mid, map_set, colour, names, hover, highlights, selected, comp.model_ids,
-                          i == len(models) - 1, title, maps.colour_title(colour_by))
-        event = st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode="points",
+        fig = maps.figure(mid, map_set, colour.values[mid], colour.names, hover, highlights, selected, comp.model_ids,
+                          i == len(models) - 1, title, colour.title, selection=selection, palette=colour.palette,
+                          labels=colour.labels, visible=visible)
+        st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode=("box", "lasso", "points"),
                                 config={**charts.PNG, "scrollZoom": True,
                                         "toImageButtonOptions": {"format": "png", "scale": 2,
                                                                  "filename": f"embedlab-map-{i}"}})
-        picked = maps.selected_from(event)
-        seen = st.session_state.get(f"map:seen:{mid}")
-        st.session_state[f"map:seen:{mid}"] = picked
-        if picked is not None and picked != seen and picked != selected:
-            st.session_state["map:pending"] = picked  # the widgets above take it on the rerun
-            st.rerun()
 st.caption(f"Disparity: Procrustes residual after aligning onto {md_escape(map_set.reference)}'s map "
-           "(0 = the same shape, 1 = unrelated).")
+           "(0 = the same shape, 1 = unrelated)." + (f" {colour.note}" if colour.note else ""))
 if len(map_set.ids) > maps.HOVER_POINTS:
     st.caption(f"Hover text is shown for {maps.HOVER_SAMPLE:,} sampled points; every point can be selected.")
 
+if selection:
+    map_selection.panel(cur, selection, map_set.reference, list(map_set.coords))
 if highlights:
     if selected is not None:
         chunk = ds.chunks[int(selected)]
