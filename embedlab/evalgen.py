@@ -175,3 +175,38 @@ def write_beir(eval_set: EvalSet, queries_path: str | Path, qrels_path: str | Pa
         f.write("query-id\tcorpus-id\tscore\n")
         for qid, docs in eval_set.qrels.items():
             f.writelines(f"{qid}\t{doc}\t{rel}\n" for doc, rel in docs.items())
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def set_kind(eval_set: EvalSet | None) -> str:
+    """What kind of queries a set holds, in words, for the verdict's basis line."""
+    if eval_set is None:
+        return "no queries"
+    if not eval_set.generated:
+        return "judged queries"
+    note = (eval_set.note or "").lower()
+    for key, kind in (("inverse-cloze", "inverse-cloze queries"), ("written by", "LLM-written queries"),
+                      ("keyword", "generated keyword queries")):
+        if key in note:
+            return kind
+    return "generated known-item queries"
+
+
+def lexical_overlap(eval_set: EvalSet | None, ds) -> float | None:
+    """Mean over queries of the share of a query's words found verbatim in its relevant documents' text.
+
+    Near 1 means the queries were copied from the answers: a keyword model finds them by construction."""
+    if not eval_set:
+        return None
+    texts = {d.id: d.text.lower() for d in ds.documents}
+    shares = []
+    for qid, judged in eval_set.qrels.items():
+        words = _WORD.findall(eval_set.queries.get(qid, "").lower())
+        relevant = [texts[d] for d, rel in judged.items() if rel > 0 and d in texts]
+        if not words or not relevant:
+            continue
+        vocab = set(_WORD.findall(" ".join(relevant)))
+        shares.append(sum(w in vocab for w in words) / len(words))
+    return sum(shares) / len(shares) if shares else None

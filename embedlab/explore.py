@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from .retrieval import HybridHandle, open_hybrid, open_model, search
 
 
@@ -74,3 +76,23 @@ def search_all(ws, ds, handles: dict, query: str, k: int = 10, qrels: dict | Non
 
 def is_hybrid(handle) -> bool:
     return isinstance(handle, HybridHandle)
+
+
+def moved_most(ws, comp, a: str, b: str, k: int = 10, top: int = 25, limit: int = 20_000) -> list[tuple[int, float]]:
+    """(chunk, 1 − Jaccard@k) of the chunks whose neighbourhood changes most from model a to model b,
+    in each model's own vector space; [] when either is not a vector model or the corpus is over ``limit``
+    chunks and no neighbour lists are stored yet (whole-corpus lists take minutes there)."""
+    from .neighbours import comparison_knn, jaccard_at_k, stored_knn
+    from .projection import comp_size, vector_models
+
+    models = vector_models(comp)
+    if a not in models or b not in models or a == b:
+        return []
+    lists = stored_knn(ws, comp, k)
+    if lists is None:
+        if comp_size(ws, comp) > limit:
+            return []
+        lists = comparison_knn(ws, comp, k)
+    change = 1 - jaccard_at_k(lists[a], lists[b])
+    order = np.argsort(-change, kind="stable")[:top]
+    return [(int(i), float(change[i])) for i in order]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .catalog import get_card
 from .costs import embedding_cost, storage_bytes
-from .verdict import SMALL_SET, Verdict
+from .verdict import SMALL_SET, Verdict, compare
 
 PROJECTED_CHUNKS = 1_000_000
 TRUNCATION_WARN_PCT = 3.0
@@ -172,3 +172,50 @@ def recommend(verdict: Verdict, opts: Sequence[Option], facts: RunFacts) -> Reco
     headline += "." if not tier1 else f"; {len(tier1)} other model(s) are statistically tied with it."
     tied = tuple(_tied_line(pick, by_model[m], verdict) for m in tier1)
     return Recommendation(best.model, headline, tied, notes, basis)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Everything the verdict views render for one comparison and metric."""
+
+    verdict: Verdict
+    options: tuple[Option, ...]
+    recommendation: Recommendation
+    facts: RunFacts
+
+
+def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
+    from .evalgen import lexical_overlap, set_kind
+
+    ev = ds.eval_set
+    results = comp.results
+    language_warnings: tuple[str, ...] = ()
+    try:
+        from .language import coverage_warnings, language_shares
+
+        language_warnings = tuple(coverage_warnings(comp.model_ids, language_shares(ds.documents)))
+    except ImportError:  # languages are optional: the verdict stands without them
+        pass
+    return RunFacts(generated=bool(ev and ev.generated), set_kind=set_kind(ev),
+                    lexical_overlap=lexical_overlap(ev, ds) if ev else None,
+                    truncated_pct={m: r["over_context_pct"] for m, r in results.items()
+                                   if r.get("over_context_pct") is not None},
+                    failed={m: r.get("error", "") for m, r in results.items() if r.get("status") == "error"},
+                    language_warnings=language_warnings)
+
+
+def judge(comp, ds, per_query: Mapping, metric: str = "ndcg@10", projected_chunks: int = PROJECTED_CHUNKS,
+          tokens: int | None = None) -> Judgement | None:
+    """The verdict, its Pareto options and the recommendation; None before any model is evaluated."""
+    from .costs import tiktoken_count
+
+    scored = {m: per_query[m] for m in comp.model_ids
+              if m in per_query and comp.results.get(m, {}).get("status") == "done"}
+    if not scored:
+        return None
+    v = compare(scored, metric, seed=comp.seed)
+    if tokens is None:
+        tokens = sum(tiktoken_count(ds.chunk_texts))
+    opts = tuple(options(v, comp.results, tokens, len(ds.chunks), projected_chunks))
+    facts = run_facts(comp, ds, per_query)
+    return Judgement(v, opts, recommend(v, opts, facts), facts)

@@ -91,8 +91,9 @@ class Verdict:
                 return Pair(a, b, p.metric, -p.diff, -p.high, -p.low, p.p, p.p_holm, p.losses, p.ties, p.wins)
         return None
 
-    def tier_of(self, model: str) -> int:
-        return next(i + 1 for i, t in enumerate(self.tiers) if model in t)
+    def tier_of(self, model: str) -> int | None:
+        """1 for the first tier; None for a model the verdict does not cover (failed, not evaluated)."""
+        return next((i + 1 for i, t in enumerate(self.tiers) if model in t), None)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "small": self.small, "separable": self.separable}

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import progress, state, widgets
+from app_support import language_view, progress, state, verdict_view, widgets
 from app_support.text import md_escape
 
 cur = state.require_current()
@@ -21,12 +21,19 @@ c3.metric("Models", len(comp.model_ids))
 c4.metric("Eval queries", f"{len(ds.eval_set.qrels):,}" if ds.eval_set else "none")
 if ds.eval_set and ds.eval_set.generated:
     st.caption(f"The evaluation set was generated from the documents. {md_escape(ds.eval_set.note)}")
+language_view.overview(cur)  # languages of the documents; models that do not cover them
 
+judgement = verdict_view.judgement(cur) if ds.eval_set else None
+if judgement is not None:
+    verdict_view.recommendation_card(judgement)
 rows = []
 for mid in comp.model_ids:
     r = comp.results.get(mid, {})
     m = r.get("metrics", {})
-    rows.append({"model": mid, "status": r.get("status", "queued"), "nDCG@10": m.get("ndcg@10"),
+    ci = r.get("ci", {}).get("ndcg@10")
+    tier = judgement.verdict.tier_of(mid) if judgement else None
+    rows.append({"model": mid, "status": r.get("status", "queued"), "tier": tier, "nDCG@10": m.get("ndcg@10"),
+                 "95 % CI": f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else None,
                  "recall@100": m.get("recall@100"), "MRR@10": m.get("mrr@10"),
                  "chunks / s": r.get("chunks_per_s"), "query ms p50": r.get("query_ms_p50"),
                  "error": r.get("error", "")})
@@ -35,10 +42,12 @@ frame = pd.DataFrame(rows)
 numeric = ["nDCG@10", "recall@100", "MRR@10", "chunks / s", "query ms p50"]
 frame[numeric] = frame[numeric].astype(float)  # blank, not "None", while a model is running
 if not ds.eval_set:
-    frame = frame.drop(columns=["nDCG@10", "recall@100", "MRR@10"])
+    frame = frame.drop(columns=["tier", "nDCG@10", "95 % CI", "recall@100", "MRR@10"])
 if not frame["error"].any():
     frame = frame.drop(columns=["error"])
 st.dataframe(frame, hide_index=True, placeholder="–", column_config={
+    "tier": st.column_config.NumberColumn(help="Statistical tier on nDCG@10: models in one tier are tied "
+                                          "(paired randomization test, Holm-corrected)"),
     "nDCG@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
     "recall@100": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
     "MRR@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
@@ -47,6 +56,7 @@ st.dataframe(frame, hide_index=True, placeholder="–", column_config={
 
 with st.expander("Model cards — the eight factors, with sources", icon=":material/badge:"):
     widgets.cards_table(comp.model_ids)
+    language_view.analyzers(comp)  # the analyzer BM25 chose for this corpus
 
 st.subheader("Explore")
 links = st.columns(4)
