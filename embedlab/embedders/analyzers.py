@@ -169,9 +169,9 @@ def length(sentence: str, code: str) -> int:
 
 
 def keywords(sentence: str, code: str) -> list[str]:
-    """The content words of a sentence, in order, once each: nouns for Korean (Kiwi NNG/NNP)
-    and Chinese (jieba n*), Japanese script runs of two or more characters, and words of three
-    or more letters that are not stop words elsewhere."""
+    """The content words of a sentence, in order, once each: nouns for Korean (Kiwi NNG/NNP),
+    nouns and verbs for Chinese (jieba n*, v*: it tags many nouns as verbs), Japanese script runs
+    of two or more characters, and words of three or more letters that are not stop words elsewhere."""
     if code == "ko":
         analyzer = kiwi()
         with _using_kiwi:
@@ -180,7 +180,7 @@ def keywords(sentence: str, code: str) -> list[str]:
         _jieba()
         import jieba.posseg
 
-        words = [w.word for w in jieba.posseg.lcut(sentence) if w.flag.startswith("n") and len(w.word) > 1]
+        words = [w.word for w in jieba.posseg.lcut(sentence) if w.flag[:1] in ("n", "v") and len(w.word) > 1]
     elif code == "ja":
         words = [run for run in _JA_RUN.findall(sentence) if len(run) >= 2]
     else:
