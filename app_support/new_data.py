@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_support import language_view
 from app_support.sample import SAMPLE_DIR, SAMPLE_NAME
 from app_support.text import md_escape
 from embedlab import documents, probes
@@ -61,6 +62,7 @@ def _height(rows: int) -> int:
 def report(result: documents.LoadResult) -> None:
     """What was read and what was skipped, with the reason for each skip."""
     docs = len(result.documents)
+    language_view.shares_caption(result.documents)
     st.success(f"{docs:,} documents from {sum(1 for _, n in result.loaded if n):,} file(s)"
                + (f"; {len(result.skipped)} skipped" if result.skipped else ""), icon=":material/description:")
     left, right = st.columns(2)

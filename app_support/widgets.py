@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_support import language_view
 from app_support.state import RECENT, Current, open_comparison, share_url, workspace
 from app_support.text import md_escape
 from embedlab import catalog, comparison
@@ -13,7 +14,8 @@ STATUS_ICON = {"done": "✓", "error": "✗", "embedding": "…"}
 CARD_COLUMNS = {"id": "model id", "context_window": "context window", "tokenizer": "tokenizer unit",
                 "dimensions": "dimensions", "vocab_size": "vocabulary", "training_data": "training data",
                 "price_per_1m": "price / 1M tokens", "scifact_ndcg10": "SciFact nDCG@10",
-                "mteb": "MTEB", "domain": "domain", "licence": "licence", "sources": "sources"}
+                "mteb": "MTEB", "domain": "domain", "languages": "languages", "licence": "licence",
+                "sources": "sources"}
 
 
 # Static CSS only (never user text): less empty space above the page title.
@@ -97,7 +99,7 @@ def card_for(model_id: str) -> catalog.ModelCard:
                                      notes="Unknown to the catalog: facts are read from the model once loaded.")
 
 
-def cards_table(model_ids: list[str], height: int | str = "auto") -> None:
+def cards_table(model_ids: list[str], height: int | str = "auto", shares: dict | None = None) -> None:
     """The eight factors (plus licence and sources) per model, one row each. Hybrids have no
     card of their own: they are their two parts."""
     singles = [m for m in model_ids if not m.startswith("hybrid:")]
@@ -107,6 +109,7 @@ def cards_table(model_ids: list[str], height: int | str = "auto") -> None:
                  column_config={"sources": st.column_config.TextColumn(width="large"),
                                 "tokenizer unit": st.column_config.TextColumn(width="medium"),
                                 "training data": st.column_config.TextColumn(width="medium")})
+    language_view.coverage(model_ids, shares or {})  # shares: {language: share} of the documents
     hybrids = [m for m in model_ids if m.startswith("hybrid:")]
     if hybrids:
         st.caption(f"{md_escape(', '.join(hybrids))}: fusion of two models above (RRF, or a weighted sum "
