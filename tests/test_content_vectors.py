@@ -127,3 +127,40 @@ def test_text_keys_cover_the_document_prefix():
     assert vectors.document_prefix(E5Like()) == "passage: "
     assert vectors.text_key("passage: ", "x") != vectors.text_key("", "x")
     assert 0 <= vectors.text_key("", "x") < 2**63
+
+
+def test_kill9_during_an_add_then_the_rerun_is_exact(tmp_path):
+    from test_reliability import PROGRESS, Watched, cli_args, corpus, lite, result, run_cli, stored_rows
+
+    big, ws, out = corpus(tmp_path / "big", 400), tmp_path / "ws", tmp_path / "out.json"
+    small = tmp_path / "small"
+    small.mkdir()
+    lines = (big / "corpus.jsonl").read_text().splitlines()
+    (small / "corpus.jsonl").write_text("\n".join(lines[:100]) + "\n")
+    first = run_cli(small, "minilm", ws, out)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert result(out, "minilm")["embedded_now"] == 100
+
+    add = Watched(cli_args(big, "minilm", ws, out), env=env_without_embedlab())
+    m = add.wait_for(lambda t: next((m for m in PROGRESS.finditer(t) if int(m[2]) >= 228), None))
+    add.kill9()  # 100 copied, then blocks of 128 embedded: killed before the last block
+    rows = stored_rows(lite(ws))
+    content = next(k for k in rows if k.startswith(vectors.CONTENT_PREFIX))
+    kept = rows[content]["rows"]
+    assert int(m[2]) <= kept < 400 and rows[content]["rows"] == len(rows[content]["ids"])
+
+    rerun = run_cli(big, "minilm", ws, out)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    r = result(out, "minilm")
+    assert r["embedded_now"] == 400 - kept  # nothing embedded twice
+    rows = stored_rows(lite(ws))
+    assert rows[content]["rows"] == len(rows[content]["ids"]) == 400  # nothing lost or doubled
+    views = sorted((v for k, v in rows.items() if k != content), key=lambda v: v["rows"])
+    assert [v["ids"] for v in views] == [list(range(100)), list(range(400))]  # the old version's, the new
+    assert [v["rows"] for v in views] == [100, 400]
+
+
+def env_without_embedlab():
+    from test_reliability import env
+
+    return env()
