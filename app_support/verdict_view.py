@@ -7,12 +7,15 @@ import json
 
 import pandas as pd
 import streamlit as st
+from pymilvus import MilvusException
 
 from app_support import charts, maps, results, state
 from app_support.charts import PNG
 from app_support.text import md_escape, shorten
-from embedlab import comparison, explore, recommend, verdict_plots
+from embedlab import comparison, evalcard, explore, recommend, verdict_plots
+from embedlab.embedders import EmbedderError
 from embedlab.evaluation import per_query_wins
+from embedlab.store import StoreError
 
 METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
 
@@ -61,7 +64,7 @@ def tiers(j: recommend.Judgement) -> None:
         for m in tier:
             s = v.score(m)
             rows.append({"tier": i, "model": m, v.metric: s.mean, "95 % CI": f"{s.low:.3f} – {s.high:.3f}",
-                         "": "statistically tied" if len(tier) > 1 else "", "queries": s.n})
+                         "note": "statistically tied" if len(tier) > 1 else "", "queries": s.n})
     if v.small:
         st.warning(f"Only {v.n_queries} queries: fewer than about 50 cannot separate close models.",
                    icon=":material/warning:")
@@ -153,7 +156,7 @@ def _open_query(cur, a: str, b: str, qid: str, k: int = 10) -> None:
     handles = {m: h for m, h in results.handles(cur).items() if m in (a, b)}
     try:
         hits, timings = explore.search_all(cur.ws, ds, handles, query, k, qrels)
-    except (OSError, RuntimeError, ValueError) as e:
+    except (EmbedderError, StoreError, MilvusException, OSError, RuntimeError, ValueError) as e:
         st.error(f"Search failed: {md_escape(str(e))}")
         return
     results.columns({m: hits[m] for m in (a, b) if m in hits}, timings)
@@ -184,3 +187,18 @@ def _moved_most(cur, a: str, b: str, page: str) -> None:
         lists = {m: ids for m, ids in maps.point_neighbours(cur.ws, cur.comp, chunk, 10).items() if m in (a, b)}
         st.markdown(f"**Chunk {chunk}**: {md_escape(shorten(cur.ds.chunks[chunk].text, 300))}")
         results.neighbour_table(cur.ds, lists)
+
+
+def evaluation_card(comp) -> None:
+    """The evaluation card (what the run rests on), and which recorded versions differ from this server's."""
+    changes = evalcard.version_changes(comp.card)
+    if changes:
+        st.warning(f"Made with other versions than this server runs: {md_escape('; '.join(changes))}."
+                   " Stored results are shown as they were; a rerun may differ.", icon=":material/history:")
+    with st.expander("Evaluation card — corpus, chunking and query hashes, models, seeds, versions",
+                     icon=":material/fact_check:"):
+        rows = evalcard.rows(comp.card)
+        if rows:
+            st.dataframe(pd.DataFrame(rows, columns=["", "value"]), hide_index=True, key="evaluation_card")
+        else:
+            st.caption("Recorded when the run finishes.")

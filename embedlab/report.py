@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 
 from . import catalog, comparison
+from .report_verdict import card_html, recommendation_html, tiers_html
 from .workspace import Dataset, Workspace
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -28,7 +29,9 @@ th,td{border:1px solid #e4e7eb;padding:.35rem .5rem;text-align:left;vertical-ali
 td.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#616e7c;font-size:.85rem}
 .hits{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:.8rem}
 .hit{border:1px solid #e4e7eb;border-radius:6px;padding:.5rem .6rem;margin:.4rem 0;font-size:.85rem}
-.rel{color:#0a7d4f;font-weight:600}code{background:#f5f7fa;padding:0 .25rem}"""
+.rel{color:#0a7d4f;font-weight:600}code{background:#f5f7fa;padding:0 .25rem}
+.card{border:1px solid #cbd2d9;border-radius:8px;padding:.4rem 1rem;background:#f8fafc}
+.warn{background:#fff8e1;border-radius:4px;padding:.3rem .5rem}"""
 
 
 def esc(value) -> str:
@@ -116,7 +119,7 @@ def _short(text: str, n: int) -> str:
 
 
 def render_report(comp: comparison.Comparison, ds: Dataset, examples: dict | None = None,
-                  include_plotlyjs: bool = True) -> str:
+                  include_plotlyjs: bool = True, judgement=None) -> str:
     """The report as a string; pure (no store, no models): give it what to show."""
     ev = ds.eval_set
     eval_line = (f"{len(ev.qrels)} judged queries" + (" (generated from the documents)" if ev.generated else "")
@@ -130,12 +133,15 @@ def render_report(comp: comparison.Comparison, ds: Dataset, examples: dict | Non
         f"<p>{len(ds.documents):,} documents → {len(ds.chunks):,} chunks (windows of "
         f"{esc(comp.chunking.get('size'))} {esc(comp.chunking.get('tokenizer', ''))} tokens, overlap "
         f"{esc(comp.chunking.get('overlap'))}); {esc(eval_line)}.</p>",
+        "<h2>Verdict</h2>", recommendation_html(judgement) if ev else "<p class='muted'>No evaluation set.</p>",
+        tiers_html(judgement) if ev else "",
         "<h2>Models</h2>", _cards(comp),
         "<h2>Retrieval quality</h2>", _metrics(comp) if ev else "<p class='muted'>No evaluation set.</p>",
         _chart(comp, include_plotlyjs) if ev else "",
         "<h2>Costs and latency (measured on this server)</h2>", _costs(comp),
         "<h2>Example searches</h2>", _examples(examples),
         "<h2>Corpus (first documents)</h2>", _corpus(ds),
+        "<h2>Evaluation card</h2>", card_html(comp.card),
         "<p class='muted'>Made with EmbedLab. Sources of every model-card value are in the app's catalog.</p>",
         "</body></html>"]
     return "\n".join(parts)
@@ -156,5 +162,8 @@ def example_searches(ws: Workspace, comp: comparison.Comparison, ds: Dataset, n_
 
 def build_report(ws: Workspace, comp: comparison.Comparison, api_keys: dict | None = None,
                  include_plotlyjs: bool = True) -> str:
+    from .recommend import judge
+
     ds = ws.load_dataset(comp.dataset_key)
-    return render_report(comp, ds, example_searches(ws, comp, ds, api_keys=api_keys), include_plotlyjs)
+    judgement = judge(comp, ds, comparison.per_query(ws, comp)) if ds.eval_set else None
+    return render_report(comp, ds, example_searches(ws, comp, ds, api_keys=api_keys), include_plotlyjs, judgement)

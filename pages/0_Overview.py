@@ -54,6 +54,7 @@ st.dataframe(frame, hide_index=True, placeholder="–", column_config={
     "chunks / s": st.column_config.NumberColumn(format="%.1f", help="embedding speed measured during the run"),
     "query ms p50": st.column_config.NumberColumn(format="%.1f")})
 
+verdict_view.evaluation_card(comp)
 with st.expander("Model cards — the eight factors, with sources", icon=":material/badge:"):
     widgets.cards_table(comp.model_ids)
     language_view.analyzers(comp)  # the analyzer BM25 chose for this corpus

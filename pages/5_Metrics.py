@@ -26,6 +26,15 @@ if ds.eval_set.generated:
 st.caption(f"{len(ds.eval_set.qrels):,} judged queries; documents are scored by their best chunk. "
            "nDCG, recall, MRR and MAP as trec_eval computes them.")
 
+st.subheader("Verdict")
+metric = verdict_view.metric_picker(PAGE)
+judgement = verdict_view.judgement(cur, metric)
+if judgement is None:
+    st.info("No per-query results yet.")
+    st.stop()
+verdict_view.tiers(judgement)
+
+st.subheader("Every metric, with its 95 % interval")
 columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
 rows = []
 for m, v in scored.items():
@@ -40,13 +49,6 @@ st.dataframe(table, hide_index=True, placeholder="–", column_config=bar,
 st.download_button("Metrics as CSV", table.to_csv(index=False), file_name=f"embedlab-{comp.id[:8]}-metrics.csv",
                    mime="text/csv", icon=":material/download:")
 
-st.subheader("Verdict")
-metric = verdict_view.metric_picker(PAGE)
-judgement = verdict_view.judgement(cur, metric)
-if judgement is None:
-    st.info("No per-query results yet.")
-    st.stop()
-verdict_view.tiers(judgement)
 per_query = comparison.per_query(cur.ws, comp)
 tabs = st.tabs(["Pairwise tests", "Quality vs cost", "Disagreements", "All metrics"])
 with tabs[0]:

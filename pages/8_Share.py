@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import state, widgets
+from app_support import state, verdict_view, widgets
 from embedlab import comparison
 from embedlab.report import build_report
 
@@ -16,6 +16,12 @@ widgets.copy_link()
 st.caption("Every page keeps its state in the URL (comparison, selected point, colouring, query, k, "
            "models), so a link copied from any page reopens that view. Maps are cached with the "
            "comparison: a teammate's first visit computes nothing that was computed before.")
+
+if ds.eval_set and (judgement := verdict_view.judgement(cur)) is not None:
+    st.subheader("Verdict")
+    verdict_view.recommendation_card(judgement)
+    verdict_view.tiers(judgement)
+verdict_view.evaluation_card(comp)
 
 st.subheader("Report")
 st.caption("One self-contained HTML file: models and their cards, metrics with a chart, costs and "

@@ -216,10 +216,13 @@ def test_search_page_reads_the_vectors_while_the_user_types(app_comp, workspace)
 
 def test_metrics_and_wins(app_comp):
     at = run_page("pages/5_Metrics.py", app_comp.id, a="bm25", b="glove-50d")
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "recall@100" in d.value.columns)
     assert set(table["model"]) == set(MODELS)
     assert table.set_index("model").loc["bm25", "ndcg@10"] > table.set_index("model").loc["glove-50d", "ndcg@10"]
-    assert len(at.get("download_button")) == 2
+    low, high = map(float, table.set_index("model").loc["bm25", "ndcg@10 CI"].split(" – "))
+    assert low < table.set_index("model").loc["bm25", "ndcg@10"] < high
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Metrics as CSV", "Verdict as JSON", "Per-query table as CSV"], labels
     assert at.selectbox[0].value == "bm25" and at.selectbox[1].value == "glove-50d"
 
 

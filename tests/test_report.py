@@ -50,3 +50,26 @@ def test_report_is_self_contained():
 def test_report_without_chart_is_small():
     html = _report(include_plotlyjs=False)
     assert "<script" not in html and len(html) < 50_000
+
+
+def test_report_opens_with_the_verdict_escaped():
+    from embedlab import recommend, verdict
+
+    evil = "st:</script><script>alert(4)</script>"
+    per_query = {"bm25": {f"q{i}": {"ndcg@10": 1.0 if i % 4 else 0.0} for i in range(60)},
+                 evil: {f"q{i}": {"ndcg@10": 0.0 if i % 4 else 0.5} for i in range(60)}}
+    v = verdict.compare(per_query)
+    facts = recommend.RunFacts(generated=True, set_kind="generated known-item queries", lexical_overlap=0.95)
+    opts = recommend.options(v, {}, 1000, 2)
+    j = recommend.Judgement(v, tuple(opts), recommend.recommend(v, opts, facts), facts)
+    docs = [Document("d", "t", "text")]
+    chunking = Chunking(0, 0)
+    ds = Dataset("k" * 24, "x", docs, chunk_documents(docs, chunking), chunking, EvalSet({"q0": "q"}, {"q0": {"d": 1}}))
+    comp = Comparison("B" * 24, ds.key, [{"id": "bm25", "options": {}}, {"id": evil, "options": {}}], name="n",
+                      chunking=chunking.to_dict())
+    html = render_report(comp, ds, None, include_plotlyjs=False, judgement=j)
+    assert html.index("Recommendation") < html.index("<h2>Models</h2>")
+    assert "Use bm25" in html and "Tiers on ndcg@10 (60 queries)" in html
+    assert "95%" in html and "favours keyword models" in html  # the lexical-overlap caveat
+    assert "</script><script>alert(4)" not in html and "&lt;/script&gt;&lt;script&gt;alert(4)" in html
+    assert len(re.findall(r"<script>", html)) == 0
