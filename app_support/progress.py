@@ -75,6 +75,8 @@ def _model_row(box, mid: str, result: dict, event: dict) -> None:
         text = f"0 / {total:,} chunks · embedding the first batch…"
     if text is None and total:
         text = f"{done:,} / {total:,} chunks"
+        if "new" in event:  # what the content store already had (see embedlab/vectors.py)
+            text = f"{event['new']:,} new chunks to embed, {event['reused']:,} reused · " + text
         if event.get("rate"):
             text += f" · {event['rate']:.0f} chunks/s · {_eta(event.get('eta_s'))} left"
     box.progress(min(done / total, 1.0) if total else 0.0, text=f"{md_escape(mid)} — {text or status}")

@@ -150,7 +150,7 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
         done += n
         rate = (done - len(have)) / max(time.perf_counter() - t0, 1e-9)
         emit({"model": mid, "stage": "embed", "done": done, "total": len(ds.chunks), "rate": rate,
-              "eta_s": (len(ds.chunks) - done) / max(rate, 1e-9)})
+              "eta_s": (len(ds.chunks) - done) / max(rate, 1e-9), "new": len(fill.embed), "reused": fill.reused})
 
     out = vectors.run(store, emb, fill, content, ds.chunk_texts, block)
     store.ensure(name, emb.dim, emb.sparse)

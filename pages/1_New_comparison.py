@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import new_data, new_models, state, widgets
+from app_support import add_files, new_data, new_models, state, widgets
 from app_support.sample import sample_id
 from app_support.text import md_escape
 from embedlab import comparison, jobs
@@ -58,3 +58,4 @@ if create:
     st.switch_page("pages/0_Overview.py", query_params={"c": comp.id})
 if not ready:
     st.caption("Needs documents (step 1) and at least one model (step 3).")
+add_files.add_files_step()  # a new version of the open comparison's dataset, instead of steps 1-4
