@@ -6,6 +6,7 @@ import uuid
 
 import numpy as np
 import pytest
+from test_reliability import milvus_server  # noqa: F401 - its `python -m milvus_lite server` fixture
 
 from embedlab import comparison, vectors
 from embedlab.chunking import Chunking
@@ -164,3 +165,17 @@ def env_without_embedlab():
     from test_reliability import env
 
     return env()
+
+
+def test_an_add_through_a_milvus_server_embeds_only_the_new_chunks(tmp_path, milvus_server):  # noqa: F811
+    from test_reliability import corpus, result, run_cli
+
+    big = corpus(tmp_path / "big", 90)
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "corpus.jsonl").write_text("\n".join((big / "corpus.jsonl").read_text().splitlines()[:80]) + "\n")
+    for data, ws, want in [(small, "w1", 80), (big, "w2", 10), (big, "w3", 0)]:
+        done = run_cli(data, "model2vec", tmp_path / ws, tmp_path / f"{ws}.json", EMBEDLAB_MILVUS_URI=milvus_server)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert result(tmp_path / f"{ws}.json", "model2vec")["embedded_now"] == want
+    assert not any((tmp_path / ws / "milvus.db").exists() for ws in ["w1", "w2", "w3"])
