@@ -149,8 +149,9 @@ def generate_eval_set_llm(documents: Sequence[Document], n: int = 20, *, model: 
             queries[qid], qrels[qid] = query, {docs[i].id: 1}
         if progress:
             progress(done, len(order))
-    note = (f"Queries written by {model}, one per sampled document; that document is the only one counted "
-            "relevant. Generated, not judged by people: other documents may answer a query too.")
+    note = (f"Queries written by {model}, one per sampled document (doc2query; prompt: {_PROMPT.strip()!r}); "
+            "that document is the only one counted relevant. Generated, not judged by people: other documents "
+            "may answer a query too.")
     return EvalSet(queries=queries, qrels=qrels, generated=True, note=note)
 
 
@@ -187,7 +188,7 @@ def set_kind(eval_set: EvalSet | None) -> str:
     if not eval_set.generated:
         return "judged queries"
     note = (eval_set.note or "").lower()
-    for key, kind in (("inverse-cloze", "inverse-cloze queries"), ("written by", "LLM-written queries"),
+    for key, kind in (("inverse cloze", "inverse-cloze queries"), ("written by", "LLM-written queries"),
                       ("keyword", "generated keyword queries")):
         if key in note:
             return kind
@@ -210,3 +211,34 @@ def lexical_overlap(eval_set: EvalSet | None, ds) -> float | None:
         vocab = set(_WORD.findall(" ".join(relevant)))
         shares.append(sum(w in vocab for w in words) / len(words))
     return sum(shares) / len(shares) if shares else None
+
+
+ICT_NOTE = ("Inverse cloze: each query is one sentence of a document, and that sentence is removed from the document "
+            "for this evaluation, so a model has to find the answer from the surrounding context rather than from "
+            "copied words. The document is the only one counted relevant.")
+
+
+def generate_inverse_cloze(documents: Sequence[Document], n: int = 100, seed: int = 0,
+                           ) -> tuple[list[Document], EvalSet]:
+    """Up to ``n`` inverse-cloze queries and the documents to evaluate them on.
+
+    A sampled document gives one sentence (6–40 words, found in no other document) as the query; the returned
+    documents are the input with that sentence cut out of its document (every other document unchanged), so
+    only the chunks that held the sentence differ, and only those are embedded again."""
+    from dataclasses import replace
+
+    docs = list(documents)
+    haystack = [d.full_text for d in docs]
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for i in _sample_order(len(docs), seed):
+        if len(queries) >= n:
+            break
+        doc = docs[i]
+        sentence = _unique_sentence(doc, haystack, random.Random(f"ict/{seed}/{doc.id}"))
+        rest = " ".join(doc.text.replace(sentence, " ", 1).split()) if sentence else ""
+        if sentence and len(rest.split()) >= 5:  # something must be left to find it by
+            qid = f"ict-{len(queries):04d}"
+            queries[qid], qrels[qid] = sentence, {doc.id: 1}
+            docs[i] = replace(doc, text=rest)
+    return docs, EvalSet(queries=queries, qrels=qrels, generated=True, note=ICT_NOTE)

@@ -175,3 +175,52 @@ def test_cli_json_has_per_query_ci_pairwise_and_tiers(tmp_path):
     assert data["tiers"][0] == ["bm25"]
     assert data["card"]["seed"] == 11 and data["card"]["queries"] == 100
     assert "tier 1" in res.stdout and "p_holm" in res.stdout
+
+
+def test_inverse_cloze_removes_the_query_sentence_and_nothing_else(sample_docs):
+    from embedlab import evalgen
+
+    docs, ev = evalgen.generate_inverse_cloze(sample_docs.documents, n=30, seed=2)
+    assert len(ev.queries) == 30 and ev.generated and evalgen.set_kind(ev) == "inverse-cloze queries"
+    before = {d.id: d for d in sample_docs.documents}
+    changed = {d.id for d in docs if d.text != before[d.id].text}
+    assert changed == {doc for judged in ev.qrels.values() for doc in judged}
+    for qid, sentence in ev.queries.items():
+        (doc_id,) = ev.qrels[qid]
+        new = next(d for d in docs if d.id == doc_id)
+        assert sentence in before[doc_id].text and sentence not in new.full_text
+    # the copied-words share falls when the answer's own sentence is gone
+    known = evalgen.generate_eval_set(sample_docs.documents, n=30, seed=2)
+
+    class _Ds:
+        def __init__(self, documents):
+            self.documents = documents
+
+    assert evalgen.lexical_overlap(ev, _Ds(docs)) < evalgen.lexical_overlap(known, _Ds(sample_docs.documents))
+
+
+def test_version_changes_name_what_differs(runs):
+    from embedlab import evalcard
+
+    _, comp, _, _ = runs
+    card = comp.card
+    assert card["queries"] == 100 and card["seed"] == comp.seed and card["models"]["bm25"]["packages"]["bm25s"]
+    assert evalcard.version_changes(card) == []
+    tampered = {**card, "libraries": {**card["libraries"], "numpy": "0.0.1"}}
+    tampered["models"] = {**card["models"], "bm25": {**card["models"]["bm25"], "packages": {"bm25s": "0.0.0"}}}
+    changes = evalcard.version_changes(tampered)
+    assert any(c.startswith("numpy: recorded 0.0.1, running ") for c in changes)
+    assert any(c.startswith("bm25 (bm25s): recorded 0.0.0") for c in changes) and len(changes) == 2
+
+
+def test_cli_generated_queries_name_their_kind(tmp_path):
+    out = tmp_path / "g.json"
+    cmd = [PY, "-m", "embedlab", "evaluate", "--data", str(SAMPLE / "corpus.jsonl"), "--models", "bm25",
+           "--workspace", str(tmp_path / "ws"), "--queries", "inverse-cloze", "--n-queries", "40", "--json", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert data["query_set"]["kind"] == "inverse-cloze queries" and data["query_set"]["generated"]
+    assert 0 < data["query_set"]["lexical_overlap"] < 1
+    assert len(data["models"]["bm25"]["per_query"]["ndcg@10"]) == 40
+    assert "rests on inverse-cloze queries" in res.stdout and "only 40 queries" in res.stdout
