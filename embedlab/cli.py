@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_probes import add_probe_commands
 
     add_probe_commands(sub)
+    __import__("embedlab.cli_bundle").cli_bundle.add_bundle_commands(sub)
     return p
 
 
