@@ -89,21 +89,32 @@ def pairwise(j: recommend.Judgement) -> None:
                        mime="application/json", icon=":material/download:")
 
 
-def pareto(j: recommend.Judgement, page: str) -> None:
-    costs = {k: label for k, label in verdict_plots.COST_AXES.items()
-             if any(getattr(o, k) is not None for o in j.options)}
+def pareto(cur, j: recommend.Judgement, page: str) -> None:
+    projected = state.url_widget(page, "pn", st.number_input, "Projected corpus size (chunks)",
+                                 recommend.PROJECTED_CHUNKS, parse=int, valid=lambda x: 1 <= x <= 10**10,
+                                 min_value=1, max_value=10**10, step=100_000,
+                                 help="The projected $ and memory axes are computed for this many chunks.")
+    opts = recommend.options(j.verdict, cur.comp.results, j.tokens, j.chunks, int(projected))
+    axes = verdict_plots.cost_axes(int(projected))
+    costs = {k: label for k, label in axes.items() if any(getattr(o, k) is not None for o in opts)}
     if not costs:
         st.info("No cost figures yet for these models.")
         return
-    paid = any((o.cost_projected or 0) > 0 for o in j.options)
+    paid = any((o.cost_projected or 0) > 0 for o in opts)
     default = "cost_projected" if paid or "latency_p95_ms" not in costs else "latency_p95_ms"
     axis = state.url_widget(page, "px", st.segmented_control, "Against", default, options=list(costs),
                             format_func=costs.get, valid=lambda x: x in costs)
     axis = axis or default
-    st.plotly_chart(verdict_plots.pareto_chart(j.verdict, j.options, axis), config=PNG, key="pareto_chart")
-    st.caption("Grey: dominated (another model is at least as good on quality, $, p95 latency and memory, and "
-               "better on one). Dotted: the Pareto front. $ from the catalog's prices (0 for local models); "
-               "memory = float32 vectors (dense) or non-zeros (sparse) at 1,000,000 chunks.")
+    st.plotly_chart(verdict_plots.pareto_chart(j.verdict, opts, axis, int(projected)), config=PNG,
+                    key="pareto_chart")
+    front = [o.model for o in opts if not o.dominated]
+    st.markdown(f"**On the Pareto front:** {md_escape(', '.join(front))}. "
+                + (f"**Dominated:** {md_escape(', '.join(o.model for o in opts if o.dominated))}."
+                   if len(front) < len(opts) else "No model is dominated."))
+    st.caption(f"Grey: dominated (another model is at least as good on quality, $, p95 latency and memory, and "
+               f"better on one). Dotted: the Pareto front. $ from the catalog's prices on {j.tokens:,} cl100k tokens "
+               f"for {j.chunks:,} chunks (0 for local models); memory = float32 vectors (dense) or non-zeros "
+               f"(sparse) at {int(projected):,} chunks.")
 
 
 def disagreement(cur, j: recommend.Judgement, page: str) -> None:

@@ -182,6 +182,8 @@ class Judgement:
     options: tuple[Option, ...]
     recommendation: Recommendation
     facts: RunFacts
+    tokens: int = 0  # cl100k tokens of the corpus: what the $ figures are computed from
+    chunks: int = 0
 
 
 def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
@@ -218,4 +220,4 @@ def judge(comp, ds, per_query: Mapping, metric: str = "ndcg@10", projected_chunk
         tokens = sum(tiktoken_count(ds.chunk_texts))
     opts = tuple(options(v, comp.results, tokens, len(ds.chunks), projected_chunks))
     facts = run_facts(comp, ds, per_query)
-    return Judgement(v, opts, recommend(v, opts, facts), facts)
+    return Judgement(v, opts, recommend(v, opts, facts), facts, tokens, len(ds.chunks))

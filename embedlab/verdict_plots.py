@@ -14,10 +14,14 @@ from .verdict import Verdict
 
 TIER_COLOURS = ["#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#D55E00", "#999999"]
 GREY = "#c4c9d0"
-COST_AXES = {"cost_projected": f"$ to embed {PROJECTED_CHUNKS:,} chunks",
-             "cost_now": "$ to embed this corpus",
-             "latency_p95_ms": "p95 query latency (ms)",
-             "memory_bytes": f"vector memory at {PROJECTED_CHUNKS:,} chunks (GiB)"}
+
+
+def cost_axes(projected: int = PROJECTED_CHUNKS) -> dict[str, str]:
+    return {"cost_projected": f"$ to embed {projected:,} chunks", "cost_now": "$ to embed this corpus",
+            "latency_p95_ms": "p95 query latency (ms)", "memory_bytes": f"vector memory at {projected:,} chunks (GiB)"}
+
+
+COST_AXES = cost_axes()
 
 
 def _esc(text) -> str:
@@ -81,8 +85,10 @@ def pairwise_chart(v: Verdict) -> go.Figure:
     return fig
 
 
-def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: str = "cost_projected") -> go.Figure:
+def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: str = "cost_projected",
+                 projected: int = PROJECTED_CHUNKS) -> go.Figure:
     """Quality (with CI) against one cost; the Pareto front joined by a line, dominated models grey."""
+    axes = cost_axes(projected)
     scale = (1 / 2**30) if cost == "memory_bytes" else 1.0
     known = [o for o in options if getattr(o, cost) is not None]
     front = sorted((o for o in known if not o.dominated), key=lambda o: getattr(o, cost))
@@ -101,9 +107,9 @@ def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: s
             error_y=dict(type="data", symmetric=False, array=[o.high - o.quality], arrayminus=[o.quality - o.low],
                          color=colour),
             hovertemplate=(f"{_esc(o.model)} (tier {o.tier}{', dominated' if o.dominated else ', on the front'})"
-                           f"<br>{v.metric} %{{y:.4f}} [{o.low:.4f}, {o.high:.4f}]<br>{COST_AXES[cost]}: %{{x:,.3g}}"
+                           f"<br>{v.metric} %{{y:.4f}} [{o.low:.4f}, {o.high:.4f}]<br>{axes[cost]}: %{{x:,.3g}}"
                            "<extra></extra>")))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis=dict(title=COST_AXES[cost], rangemode="tozero"),
+                      xaxis=dict(title=axes[cost], rangemode="tozero"),
                       yaxis=dict(title=f"{v.metric} (95 % CI)"))
     return fig

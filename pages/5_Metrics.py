@@ -54,7 +54,7 @@ tabs = st.tabs(["Pairwise tests", "Quality vs cost", "Disagreements", "All metri
 with tabs[0]:
     verdict_view.pairwise(judgement)
 with tabs[1]:
-    verdict_view.pareto(judgement, PAGE)
+    verdict_view.pareto(cur, judgement, PAGE)
 with tabs[2]:
     verdict_view.disagreement(cur, judgement, PAGE)
 with tabs[3]:
