@@ -71,6 +71,13 @@ def export(ws: Workspace, cid: str, out: str | Path) -> dict:
     return head
 
 
+def to_bytes(ws: Workspace, cid: str) -> bytes:
+    """The bundle of ``cid`` as bytes (a download)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export(ws, cid, Path(tmp) / "bundle.zip")
+        return (Path(tmp) / "bundle.zip").read_bytes()
+
+
 def _vectors_npz(store, name: str, rows: int, sparse: bool) -> bytes:
     held = store.resident(name, sparse)
     if held is not None and np.array_equal(held.ids, np.arange(rows)):

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_support import state, verdict_view, widgets
+from app_support import bundle_view, state, verdict_view, widgets
 from embedlab import comparison
 from embedlab.report import build_report
 
@@ -37,6 +37,8 @@ def _report() -> str:
 st.download_button("Download HTML report", _report, file_name=f"embedlab-{comp.id[:8]}-report.html",
                    mime="text/html", icon=":material/description:", type="primary", on_click="ignore",
                    disabled=not cur.done_models())
+
+bundle_view.bundle_section(cur)
 
 st.subheader("Data")
 rows = [{"model": m, **comp.results.get(m, {}).get("metrics", {})} for m in comp.model_ids]
