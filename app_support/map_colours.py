@@ -30,6 +30,7 @@ class Colouring:
     palette: list[str] | None = None
     labels: bool = False  # write the category names on the map (clusters)
     note: str = ""  # said under the maps (e.g. still computing)
+    emphasis: set[int] | None = None  # categories drawn large and on top (a query's hits)
 
 
 def options(ds) -> dict[str, str]:
@@ -86,7 +87,8 @@ def colour_by(choice: str, ws, comp, ds, maps: projection.MapSet, k: int = 10,
             return Colouring(same(np.zeros(len(ids), np.int16)), ["(type or pick a query)"], palette=["#bbbbbb"],
                              note="Relevance colours need a query: type one or pick an evaluation query.")
         codes, names = mapdata.query_categories(query[0], query[1], ids)
-        return Colouring(same(codes), names, "query", _query_palette(len(query[0])))
+        return Colouring(same(codes), names, "query", _query_palette(len(query[0])),
+                         emphasis=set(range(len(names) - 1)))
     if choice in mapdata.fields(ds):
         codes, names, ordered = mapdata.chunk_categories(ds, choice, ids)
         palette = sample_colorscale("Viridis", list(np.linspace(0.05, 0.95, len(names)))) if ordered else None

@@ -98,7 +98,7 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
            highlights: dict[str, list[int]], selected: int | None, models: list[str], show_scale: bool,
            title: str = "", colour_title: str = "", *, selection=None, palette: list[str] | None = None,
            labels: bool = False, visible: np.ndarray | None = None, dragmode: str = "select",
-           highlight_colours: dict[str, str] | None = None) -> go.Figure:
+           highlight_colours: dict[str, str] | None = None, emphasis: set[int] | None = None) -> go.Figure:
     """One model's map: every point coloured, plus each model's neighbour set outlined in that
     model's colour, so one map shows where the other models' neighbours landed. ``show_scale``:
     this map draws the scale of a continuous colouring (every map keeps room for it).
@@ -106,13 +106,13 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
     ``selection``: chunk ids drawn ringed in black on top (the linked selection); ``palette``: a
     colour per category (an ordered field's sequential scale); ``labels``: each category's name
     written at its points' median (cluster labels); ``visible``: a row mask — hidden rows are not
-    sent at all (a filter hides them on every map)."""
+    sent at all (a filter hides them on every map); ``emphasis``: categories drawn large and on top."""
     xy, ids = maps.coords[mid], maps.ids
     continuous = names is None and colour.dtype.kind == "f"
     dim = bool(highlights) or selection is not None and len(selection) > 0
     fig = go.Figure(_chunk_traces(xy, ids, colour, names, hover, colour_title,
                                   dict(size=4 if len(ids) < 20_000 else 2, opacity=0.3 if dim else 0.8),
-                                  palette, visible))
+                                  palette, visible, emphasis))
     if continuous and show_scale:
         fig.add_trace(_scale_trace(colour_title))
     if labels and names:
@@ -129,7 +129,7 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
 
 
 def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker, palette=None,
-                  visible=None) -> list[go.Scattergl]:
+                  visible=None, emphasis=None) -> list[go.Scattergl]:
     """The points, one single-colour WebGL trace per category: plotly.js maps a numeric colour
     array through a colorscale point by point (~1 s per 200k points); a constant colour skips
     that. A continuous colouring is drawn in BINS steps. customdata holds the chunk ids; meta[0]
@@ -146,11 +146,15 @@ def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker, palette=N
         if not len(rows):
             continue
         what = hover_escape(f"{colour_title}: {entries[k]}" if colour_title else entries[k], 80, 999)
+        big = emphasis is not None and k in emphasis  # drawn large and opaque, after (over) the rest
         traces.append(go.Scattergl(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", marker=dict(marker, color=c),
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers",
+            marker=dict(marker, color=c, **(dict(size=8, opacity=1.0) if big else {})),
             customdata=ids[rows].astype(np.int32), text=text[rows].tolist(), meta=["chunks", what],
             name=hover_escape(entries[k], LEGEND_CHARS, 999), showlegend=names is not None,
             hovertemplate="chunk %{customdata}" + (" · %{meta[1]}" if what else "") + "<br>%{text}<extra></extra>"))
+    if emphasis is not None:
+        traces.sort(key=lambda t: t.marker.size == 8)  # stable: the emphasised categories last, on top
     return traces
 
 

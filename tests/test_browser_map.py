@@ -17,6 +17,7 @@ import textwrap
 import pandas as pd
 import pytest
 from browser_util import (
+    POINT_JS,
     chromium,
     chunk_texts,
     goto,
@@ -175,6 +176,16 @@ def test_lasso_on_the_second_map_replaces_the_selection(page):
     assert inside and inside != page.evaluate(RINGED_JS)[0]
     drag(page, [*poly, poly[0]])
     assert selection_shown(page, len(inside)) == [inside, inside]
+    no_exception(page)
+
+
+def test_a_click_still_selects_one_chunk_and_keeps_the_area_selection(page):
+    ringed = page.evaluate(RINGED_JS)[0]
+    point = page.evaluate(POINT_JS, [0, -1])
+    page.mouse.click(point["x"], point["y"])
+    page.get_by_role("heading", name=f"Chunk {point['id']}", exact=True).wait_for()
+    wait_maps(page, 2)
+    assert f"p={point['id']}" in page.url and page.evaluate(RINGED_JS) == [ringed, ringed]
     no_exception(page)
 
 
