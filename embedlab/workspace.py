@@ -109,10 +109,12 @@ class Workspace:
 
         for meta in sorted((self.root / "datasets").glob("*/dataset.json")):
             try:
-                ds = self.load_dataset(meta.parent.name)
-            except (OSError, ValueError, KeyError):  # a half-written dataset: nothing to keep
+                key = meta.parent.name
+                name = collection_name(settings, read_json(meta).get("corpus_key") or key.split("-")[0])
+                if self.store.exists(name):  # only then read its chunks
+                    yield name, self.load_dataset(key).chunk_texts
+            except (OSError, ValueError, KeyError, AttributeError):  # a damaged dataset: nothing to keep
                 continue
-            yield collection_name(settings, ds.corpus_key), ds.chunk_texts
 
     def comparison_dir(self, cid: str) -> Path:
         return self.root / "comparisons" / cid
