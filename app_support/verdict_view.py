@@ -34,6 +34,12 @@ def judgement(cur, metric: str = "ndcg@10") -> recommend.Judgement | None:
     return _judge(cur.comp.id, metric, fingerprint, str(cur.ws.root))
 
 
+def chosen_metric() -> str:
+    """The verdict metric chosen on the Metrics page (in this session or the link), else nDCG@10."""
+    value = state.param("metrics", "vm", "ndcg@10")
+    return value if value in METRICS else "ndcg@10"
+
+
 def metric_picker(page: str) -> str:
     value = state.url_widget(page, "vm", st.segmented_control, "Verdict metric", "ndcg@10",
                              valid=lambda v: v in METRICS, options=METRICS,

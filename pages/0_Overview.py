@@ -23,7 +23,7 @@ if ds.eval_set and ds.eval_set.generated:
     st.caption(f"The evaluation set was generated from the documents. {md_escape(ds.eval_set.note)}")
 language_view.overview(cur)  # languages of the documents; models that do not cover them
 
-judgement = verdict_view.judgement(cur) if ds.eval_set else None
+judgement = verdict_view.judgement(cur, verdict_view.chosen_metric()) if ds.eval_set else None
 if judgement is not None:
     verdict_view.recommendation_card(judgement)
 rows = []
@@ -46,7 +46,7 @@ if not ds.eval_set:
 if not frame["error"].any():
     frame = frame.drop(columns=["error"])
 st.dataframe(frame, hide_index=True, placeholder="–", column_config={
-    "tier": st.column_config.NumberColumn(help="Statistical tier on nDCG@10: models in one tier are tied "
+    "tier": st.column_config.NumberColumn(help="Statistical tier on the verdict metric: models in one tier are tied "
                                           "(paired randomization test, Holm-corrected)"),
     "nDCG@10": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
     "recall@100": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
