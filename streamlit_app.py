@@ -23,7 +23,7 @@ PAGES = {
                 ("4_Search.py", "Search", ":material/search:")],
     "Evaluate": [("5_Metrics.py", "Metrics", ":material/leaderboard:"),
                  ("6_Costs.py", "Costs & latency", ":material/payments:"),
-                 ("7_Robustness.py", "Robustness", ":material/shield:")],
+                 ("7_Robustness.py", "Robustness", ":material/shield:"), ("9_Fit.py", "Fit", ":material/straighten:")],
     "Share": [("8_Share.py", "Share & export", ":material/ios_share:")],
 }
 

@@ -100,3 +100,69 @@ def cl100k_encoding():
         except ValueError:
             _enc = tiktoken.get_encoding("cl100k_base")
     return _enc
+
+
+# -- chunks that fit every chosen model ---------------------------------------------------------
+MAX_DEFAULT_CHUNK = 512  # cl100k tokens: the CLI's old default, still the ceiling
+NO_WINDOW = 100_000  # a max_tokens this large means "no window" (BM25, GloVe, OpenAI's 8k is one)
+SPECIAL_TOKENS = 8  # room for [CLS]/[SEP], "passage: " and similar a model adds itself
+FALLBACK_RATIO = 1.5  # model tokens per cl100k token when no text is given to measure it on
+
+
+def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
+    """Each model's embedder (for its tokenizer and window), hybrids split into their parts;
+    models that cannot be opened here (e.g. a remote model with no key) are left out."""
+    from .embedders import get_embedder
+    from .fusion import parse_hybrid
+
+    ids: list[str] = []
+    for mid in model_ids:
+        parts = parse_hybrid(mid)["parts"] if mid.startswith("hybrid:") else [mid]
+        ids += [p for p in parts if p not in ids]
+    out = {}
+    for mid in ids:
+        try:
+            emb = get_embedder(mid)
+        except Exception:  # noqa: BLE001 — a model we cannot open cannot be sized either
+            continue
+        if emb.max_tokens < NO_WINDOW:
+            out[mid] = emb
+    return out
+
+
+def tokens_per_cl100k(embedder, texts: Sequence[str], window: int = 256, sample: int = 200) -> float:
+    """The 95th percentile, over ``window``-token pieces of up to ``sample`` texts, of the model's
+    tokens per cl100k token: how much longer a chunk gets in the model's own tokenizer."""
+    pieces = []
+    for n, text in enumerate(texts[:sample]):
+        pieces += [c.text for c in chunk_text(str(n), text, Chunking(window, 0))][:4]
+    if not pieces:
+        return FALLBACK_RATIO
+    base = [len(ids) for ids in cl100k_encoding().encode_ordinary_batch(pieces)]
+    own = embedder.count_tokens(pieces)
+    ratios = [o / b for o, b in zip(own, base, strict=True) if b >= 16]
+    return float(sorted(ratios)[int(0.95 * (len(ratios) - 1))]) if ratios else FALLBACK_RATIO
+
+
+def default_chunk_size(model_ids: Sequence[str], sample_texts: Sequence[str] | None = None) -> int:
+    """The largest chunk (cl100k tokens, a multiple of 16, at most 512) that every chosen model holds
+    whole in its own tokenizer, measured on ``sample_texts`` (else a 1.5 tokens-per-token guess)."""
+    size = MAX_DEFAULT_CHUNK
+    for emb in model_windows(model_ids).values():
+        ratio = tokens_per_cl100k(emb, sample_texts) if sample_texts else FALLBACK_RATIO
+        size = min(size, int((emb.max_tokens - SPECIAL_TOKENS) / max(ratio, 1e-6)))
+    return max(16, size // 16 * 16)
+
+
+def truncation_warnings(ds, model_ids: Sequence[str], threshold: float = 0.03) -> list[str]:
+    """One sentence per model that truncates more than ``threshold`` of the dataset's chunks."""
+    texts = ds.chunk_texts
+    out = []
+    for mid, emb in model_windows(model_ids).items():
+        rep = truncation_report(emb, texts)
+        if texts and rep["over_context"] / len(texts) > threshold:
+            fit = default_chunk_size([mid], [d.full_text for d in ds.documents[:200]])
+            out.append(f"{mid} truncates {rep['over_context_pct']:.0f} % of chunks ({rep['over_context']:,} of "
+                       f"{len(texts):,} are longer than its {rep['context_window']}-token window): the end of "
+                       f"each was not embedded. Chunks of {fit} tokens or fewer fit it.")
+    return out

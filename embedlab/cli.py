@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated ids (default {DEFAULT_MODELS})")
     ev.add_argument("--workspace", help="folder for vectors and manifests (default $EMBEDLAB_WORKSPACE or ./.embedlab)")
     ev.add_argument("--json", dest="json_out", help="write results as JSON here")
-    ev.add_argument("--chunk-size", type=int, default=512, help="tokens per chunk; 0 = whole documents")
+    ev.add_argument("--chunk-size", type=int, default=None,
+                    help="tokens per chunk; 0 = whole documents (default: the largest every model holds, <= 512)")
     ev.add_argument("--overlap", type=int, default=64)
     ev.add_argument("--split", default="test", help="BEIR qrels split")
     ev.add_argument("--base-url", help="base URL for openai: models (or OPENAI_BASE_URL)")
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_probes import add_probe_commands
 
     add_probe_commands(sub)
+    __import__("embedlab.cli_fit").cli_fit.add_fit_commands(sub)
     __import__("embedlab.cli_bundle").cli_bundle.add_bundle_commands(sub)
     return p
 
@@ -75,7 +77,7 @@ def cmd_models(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from . import comparison
-    from .chunking import Chunking
+    from .cli_fit import print_truncation_warnings, resolve_chunking
     from .documents import load_paths
     from .workspace import Workspace
 
@@ -86,7 +88,7 @@ def cmd_evaluate(args) -> int:
         print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
     if not loaded.documents:
         raise ValueError("no documents could be read from " + ", ".join(args.data))
-    ds = ws.add_dataset(loaded.documents, Chunking(args.chunk_size, args.overlap), loaded.eval_set,
+    ds = ws.add_dataset(loaded.documents, resolve_chunking(args, loaded.documents), loaded.eval_set,
                         name=", ".join(Path(p).name for p in args.data))
     print(f"{len(ds.documents)} documents → {len(ds.chunks)} chunks; "
           f"{len(ds.eval_set.qrels) if ds.eval_set else 0} evaluation queries", file=sys.stderr)
@@ -100,6 +102,7 @@ def cmd_evaluate(args) -> int:
     out = summary(comp, ws, metric=args.metric)
     print(format_table(out))
     print(format_verdict(out))
+    print_truncation_warnings(ds, comp.model_ids)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
     return 0 if all(r.get("status") == "done" for r in comp.results.values()) else 1

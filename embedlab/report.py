@@ -139,6 +139,7 @@ def render_report(comp: comparison.Comparison, ds: Dataset, examples: dict | Non
         "<h2>Retrieval quality</h2>", _metrics(comp) if ev else "<p class='muted'>No evaluation set.</p>",
         _chart(comp, include_plotlyjs) if ev else "",
         "<h2>Costs and latency (measured on this server)</h2>", _costs(comp),
+        __import__("embedlab.fit_view").fit_view.fit_section_html(comp, include_plotlyjs),
         "<h2>Example searches</h2>", _examples(examples),
         "<h2>Corpus (first documents)</h2>", _corpus(ds),
         "<h2>Evaluation card</h2>", card_html(comp.card),
