@@ -56,10 +56,9 @@ def per_language(cur, per_query: dict, metric: str = "ndcg@10") -> None:
     st.subheader(f"{metric} per language")
     counts = pd.Series(list(langs.values())).value_counts()
     rows = [{"language": f"{language.name(lang)} ({lang})", "queries": int(counts.get(lang, 0)), "model": model,
-             metric: mean, "95 % interval": f"{low:.3f} – {high:.3f}"}
+             metric: f"{mean:.3f}", "95 % interval": f"{low:.3f} – {high:.3f}"}
             for lang, models in table.items() for model, (mean, low, high) in models.items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-        metric: st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)})
+    st.table(pd.DataFrame(rows).set_index("language"))  # a few rows: a plain table, readable as text
     st.caption("A query's language is that of its relevant documents. Intervals: 95 % bootstrap over "
                "that language's queries.")
     coverage(cur.comp.model_ids, language.language_shares(cur.ds.documents))

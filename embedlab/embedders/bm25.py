@@ -92,13 +92,16 @@ class BM25Embedder(Embedder):
         return out
 
     def _fit_codes(self, texts: list[str]) -> list[str]:
-        """Analyzer per corpus text; texts detected with little confidence take the main one."""
+        """Analyzer per corpus text; a text detected with little confidence takes the likeliest of
+        the languages detected with confidence elsewhere in the corpus (else the main one)."""
         if self.language != "auto":
             return [self.language] * len(texts)
         codes = [self._analyzer_of(t, "document") for t in texts]
         sure = Counter(c for c in codes if c)
         self.main = sure.most_common(1)[0][0] if sure else "en"
-        codes = [c or self.main for c in codes]
+        seen = [c for c in sure if c != analyzers.FALLBACK]  # languages, not the n-gram fallback
+        codes = [c or analyzers.analyzer_for(language.detect_within(t, seen or [self.main], self.main))
+                 for c, t in zip(codes, texts, strict=True)]
         self.shares = {c: n / len(codes) for c, n in Counter(codes).most_common()}
         return codes
 
