@@ -350,62 +350,24 @@ class Store:
             _resident_put((self.uri, name), held, self.resident_bytes)
         self._save_cache(name, held, _generation.get((self.uri, name), 0))
 
-    # -- a copy of each collection's vectors on disk (Milvus Lite only) -----------------------
-    # Reading a collection back from Lite takes 9 s for 50k × 384 (5 s of it inside Lite), paid
-    # by the first search of every process that did not write it (a restart, a reopened link).
-    # The same vectors as one .npz beside milvus.db read in well under a second. The file is a
-    # snapshot: every write to the collection deletes it first (``_forget``, under the write
-    # lock), and it is only used when its row count is the collection's.
+    # -- a copy of each collection's vectors on disk (Milvus Lite only): see vectors.py -------
     def _cache_path(self, name: str, *, even_if_off: bool = False) -> Path | None:
-        off = os.environ.get("EMBEDLAB_VECTOR_CACHE", "1") == "0" and not even_if_off
-        if self.uri.startswith(_REMOTE) or off:
-            return None
-        return Path(self.uri).parent / "vectors" / f"{name}.npz"
+        from .vectors import cache_path
+
+        return cache_path(self.uri, name, even_if_off=even_if_off)
 
     def _save_cache(self, name: str, held: _Resident, generation: int) -> None:
-        path = self._cache_path(name)
-        if path is None:
-            return
-        from .projection import save_npz
+        from .vectors import save_cache
 
-        m = held.matrix
-        parts = (["dense"], [m]) if isinstance(m, np.ndarray) else (
-            ["data", "indices", "indptr"], [m.data, m.indices, m.indptr])
         with _write_lock:  # a write to this collection waits, so a file never outlives one
-            if _generation.get((self.uri, name), 0) != generation:
-                return  # written since these vectors were read: they are not the collection's
-            try:
-                save_npz(path, *parts, ids=held.ids, shape=np.array(m.shape))
-            except OSError as e:  # a full disk costs the speed-up, nothing else
-                log.warning("could not cache the vectors of %s: %s", name, e)
+            if _generation.get((self.uri, name), 0) == generation:  # else written since these were read
+                save_cache(self._cache_path(name), held)
 
     def _load_cache(self, name: str, sparse: bool) -> _Resident | None:
-        path = self._cache_path(name)
-        if path is None or not path.exists():
-            return None
-        from .projection import load_npz
+        from .vectors import load_cache
 
-        got = load_npz(path)
-        try:
-            if got is None:
-                raise ValueError("unreadable")
-            parts, arrays, extra = got
-            ids, shape = extra["ids"], tuple(int(v) for v in extra["shape"])
-            if sparse and parts == ["data", "indices", "indptr"]:
-                import scipy.sparse as sp
-
-                matrix = sp.csr_matrix(tuple(arrays), shape=shape)
-            elif not sparse and parts == ["dense"] and arrays[0].shape == shape:
-                matrix = arrays[0]
-            else:
-                raise ValueError("another kind of vectors")
-            stored = self._count(name)
-            if ids.ndim != 1 or len(ids) != shape[0] or int(stored) != len(ids):
-                raise ValueError(f"{len(ids)} rows cached, {stored} stored")
-        except (KeyError, ValueError, TypeError) as e:  # damaged, or not the collection's rows now
-            log.info("vector cache of %s not used: %s", name, e)
-            return None
-        return _Resident(ids.astype(np.int64), matrix)
+        got = load_cache(self._cache_path(name), sparse, lambda: self._count(name))
+        return None if got is None else _Resident(*got)
 
     def _count(self, name: str) -> int:
         try:  # Lite answers count(*) without loading the collection: 30 ms at 50k rows
