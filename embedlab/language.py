@@ -9,6 +9,7 @@ letters at all.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ NAMES = {"en": "English", "ko": "Korean", "zh": "Chinese", "ja": "Japanese", "de
          "ro": "Romanian", "ca": "Catalan", "cs": "Czech", "uk": "Ukrainian", "he": "Hebrew",
          UNDETERMINED: "no letters"}
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _model = None
 _model_lock = threading.Lock()
 
@@ -72,7 +74,9 @@ def ranked(text: str, k: int = 5) -> list[tuple[str, float]]:
     by_script = _script(text)
     if by_script:
         return [(by_script, 1.0)]
-    labels, probs = _fasttext().predict(" ".join(text[:_SAMPLE_CHARS].split()), k=k)
+    # fastText reads a C string: no NUL or other control characters, no lone surrogates
+    sample = _CONTROL.sub(" ", text[:_SAMPLE_CHARS]).encode("utf-8", "replace").decode("utf-8")
+    labels, probs = _fasttext().predict(" ".join(sample.split()), k=k)
     return [(label.removeprefix("__label__"), float(p)) for label, p in zip(labels, probs, strict=True)]
 
 

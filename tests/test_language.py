@@ -175,3 +175,9 @@ def test_tatoeba_sentences_are_detected():
     spa = (PARALLEL / "tatoeba.spa-eng.spa").read_text("utf-8").splitlines()[:200]
     assert all(language.detect(s) == "ko" for s in kor)
     assert sum(language.detect(s) == "es" for s in spa) >= 190
+
+
+def test_detection_survives_control_characters_and_lone_surrogates():
+    assert language.detect("\x00\x01The committee met on Tuesday") == "en"
+    assert language.detect("ab\udc80cd the committee met on Tuesday") == "en"
+    assert language.detect("\x00\x00 12 34") == language.UNDETERMINED
