@@ -179,3 +179,50 @@ def test_an_add_through_a_milvus_server_embeds_only_the_new_chunks(tmp_path, mil
         assert done.returncode == 0, done.stderr[-3000:]
         assert result(tmp_path / f"{ws}.json", "model2vec")["embedded_now"] == want
     assert not any((tmp_path / ws / "milvus.db").exists() for ws in ["w1", "w2", "w3"])
+
+
+class WordHashSparse:
+    """A tiny real sparse embedder (hashed word counts), to run the sparse path without a slow model."""
+
+    from embedlab.embedders.base import Embedder as _Base
+
+    class _E(_Base):
+        id, sparse, normalize, block_size = "wordhash-test", True, False, 7
+
+        def settings(self):
+            return {"id": self.id, "salt": self.salt}
+
+        def _embed_batch(self, texts, kind):
+            import scipy.sparse as sp
+
+            rows, cols, vals = [], [], []
+            for r, t in enumerate(texts):
+                for w in t.split():
+                    rows.append(r)
+                    cols.append(int.from_bytes(w.encode()[:3].ljust(3, b"_"), "big") % 5000)
+                    vals.append(1.0)
+            return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), 5000), dtype=np.float32)
+
+
+def test_sparse_vectors_are_copied_and_embedded_exactly(workspace):
+    import scipy.sparse as sp
+
+    emb = WordHashSparse._E()
+    emb.salt = uuid.uuid4().hex
+    store = workspace.store
+    first = [f"alpha beta {i} gamma" for i in range(20)]
+    second = first[5:] + [f"delta {i} epsilon" for i in range(9)] + [first[6]]  # a duplicate text too
+    for texts, want_new in [(first, 20), (second, 9)]:
+        view = f"el_{uuid.uuid4().hex[:24]}"
+        fill, content = vectors.plan(store, emb, view, texts, set())
+        assert len(fill.embed) == want_new and fill.reused == len(texts) - want_new
+        out = vectors.run(store, emb, fill, content, texts, lambda n: None)
+        vectors.keep(store, emb, fill, content, out, view_was_empty=True)
+        got = store.vectors(view, list(range(len(texts))), True)
+        store.let_go(view)
+        again = store.vectors(view, list(range(len(texts))), True)  # read back from Milvus this time
+        want = emb.encode_documents(texts)
+        for m in (got, again):
+            width = max(m.shape[1], want.shape[1])
+            a, b = (sp.csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], width)) for x in (m, want))
+            assert m.shape[0] == len(texts) and (a != b).nnz == 0
