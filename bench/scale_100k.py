@@ -39,7 +39,8 @@ def bare(chunks: list[str]) -> dict:
         emb = get_embedder(m)
         if emb.needs_fit:
             emb = _build(canonical_id(m), {})
-        emb.encode_documents(chunks[:32])  # warm: first-call costs are not throughput
+        if not emb.needs_fit:
+            emb.encode_documents(chunks[:32])  # warm: first-call costs are not throughput
         t = time.perf_counter()
         if emb.needs_fit:
             emb.fit(chunks)
