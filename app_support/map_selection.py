@@ -117,7 +117,8 @@ def panel(cur, ids: list[int], reference: str, models: list[str]) -> None:
         st.caption(note)
     frame = mapdata.selection_table(cur.ds, ids, values, text_chars=300)
     st.dataframe(frame, hide_index=True, height=min(36 + 35 * len(frame), 400),
-                 column_config={"text": st.column_config.TextColumn(width="large")})
+                 column_config={"title": st.column_config.TextColumn(width="medium"),
+                                "text": st.column_config.TextColumn(width="large")})
     full = mapdata.selection_table(cur.ds, ids, values)
     c1, c2 = st.columns([1, 5])
     c1.download_button("Download CSV", full.to_csv(index=False).encode("utf-8"), "embedlab-selection.csv",

@@ -164,21 +164,19 @@ def query_categories(top_k: dict[str, list[int]], relevant: set[int], ids) -> tu
 
 # -- the selection as a table --------------------------------------------------------------------------
 def selection_table(ds, ids, overlap: dict[str, np.ndarray] | None = None, text_chars: int | None = None):
-    """One row per selected chunk: id, document, title, text (cut to ``text_chars`` if given),
-    then one column per model with the chunk's neighbourhood overlap (``overlap``: model → values
-    in the order of ``ids``)."""
+    """One row per selected chunk: id, document, one column per model with the chunk's
+    neighbourhood overlap (``overlap``: column name → values in the order of ``ids``), title, and
+    text (cut to ``text_chars`` if given)."""
     import pandas as pd
 
     titles = {d.id: d.title for d in ds.documents}
     rows = [ds.chunks[int(i)] for i in ids]
-    frame = pd.DataFrame({
-        "chunk": [int(i) for i in ids],
-        "document": [c.doc_id for c in rows],
-        "title": [titles.get(c.doc_id, "") for c in rows],
-        "text": [c.text if text_chars is None else _cut(c.text, text_chars) for c in rows]})
-    for mid, values in (overlap or {}).items():
-        frame[mid] = np.round(np.asarray(values, dtype=np.float64), 3)
-    return frame
+    columns = {"chunk": [int(i) for i in ids], "document": [c.doc_id for c in rows]}
+    for name, values in (overlap or {}).items():
+        columns[name] = np.round(np.asarray(values, dtype=np.float64), 3)
+    columns["title"] = [titles.get(c.doc_id, "") for c in rows]
+    columns["text"] = [c.text if text_chars is None else _cut(c.text, text_chars) for c in rows]
+    return pd.DataFrame(columns)
 
 
 def _cut(text: str, n: int) -> str:
