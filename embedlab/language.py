@@ -106,9 +106,15 @@ def with_languages(documents: Iterable) -> list:
     return out
 
 
+def of(doc) -> str:
+    """A document's language: the one stored at load time, else detected now (datasets stored
+    before detection existed have none)."""
+    return doc.meta.get("language") or detect(doc.full_text)
+
+
 def language_shares(documents: Iterable) -> dict[str, float]:
     """Share of documents per language, largest first ({} for no documents)."""
-    counts = Counter(d.meta.get("language") or UNDETERMINED for d in documents)
+    counts = Counter(of(d) for d in documents)
     total = sum(counts.values())
     return {code: n / total for code, n in counts.most_common()} if total else {}
 
@@ -153,7 +159,7 @@ def coverage_warnings(model_ids: Sequence[str], language_shares: Mapping[str, fl
 def query_languages(eval_set, documents: Sequence) -> dict[str, str]:
     """A query's language: that of its relevant documents (the majority), else detected from
     its own text. Short keyword queries are detected poorly; their documents are not."""
-    doc_lang = {d.id: d.meta.get("language") for d in documents}
+    doc_lang = {d.id: of(d) for d in documents}
     out = {}
     for qid, judged in eval_set.qrels.items():
         langs = Counter(doc_lang[d] for d, rel in judged.items() if rel > 0 and doc_lang.get(d))

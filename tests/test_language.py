@@ -62,6 +62,8 @@ def test_a_given_language_is_kept_and_textless_documents_are_undetermined():
 
 def test_english_sample_is_all_english(sample_docs):
     assert language.language_shares(sample_docs.documents) == {"en": 1.0}
+    stored_before = [Document(d.id, d.title, d.text) for d in sample_docs.documents[:20]]  # no meta language
+    assert language.language_shares(stored_before) == {"en": 1.0}
 
 
 def _terms(emb, text, kind="query"):
