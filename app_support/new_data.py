@@ -62,9 +62,9 @@ def _height(rows: int) -> int:
 def report(result: documents.LoadResult) -> None:
     """What was read and what was skipped, with the reason for each skip."""
     docs = len(result.documents)
-    language_view.shares_caption(result.documents)
     st.success(f"{docs:,} documents from {sum(1 for _, n in result.loaded if n):,} file(s)"
                + (f"; {len(result.skipped)} skipped" if result.skipped else ""), icon=":material/description:")
+    language_view.shares_caption(result.documents)
     left, right = st.columns(2)
     with left:
         st.caption("Loaded")
