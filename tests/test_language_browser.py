@@ -68,3 +68,18 @@ def test_metrics_per_language(mixed):
     assert table.count("minilm") >= 2 and table.count("bm25") >= 2
     page.get_by_text("per language").first.scroll_into_view_if_needed()
     shot(page, "language_metrics")
+
+
+def test_load_report_shows_the_languages_of_an_upload(mixed, tmp_path):
+    srv, page, _ = mixed
+    texts = {"ko.txt": "나는 어제 학교에 갔습니다. 그리고 도서관에서 친구를 만났어요.",
+             "en.txt": "The committee met on Tuesday to discuss the new budget for the public library.",
+             "zh.txt": "我们今天在图书馆讨论了新的预算，然后去学校见了朋友。"}
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    goto(page, srv.url + "New_comparison", "1 · Documents")
+    uploader = page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]')
+    uploader.set_input_files([str(tmp_path / n) for n in texts])
+    page.get_by_text("Languages (detected offline)").first.wait_for()
+    text = main_text(page)
+    assert all(f"{lang} 33 %" in text for lang in ("English", "Korean", "Chinese")), text[:3000]
