@@ -308,7 +308,7 @@ def sweep(ws, documents, eval_set, model_ids: Sequence[str], sizes: Sequence[int
     """{str(size): the comparison at that chunk size, as ``evaluate --json`` writes it, plus each
     model's context window and truncation rate}. Vectors already stored are reused."""
     from . import comparison
-    from .chunking import Chunking, truncation_report
+    from .chunking import NO_WINDOW, Chunking, truncation_report
     from .cli import summary
     from .retrieval import open_model
 
@@ -322,7 +322,8 @@ def sweep(ws, documents, eval_set, model_ids: Sequence[str], sizes: Sequence[int
         for mid in comp.model_ids:
             if not mid.startswith("hybrid:") and comp.results.get(mid, {}).get("status") == "done":
                 rep = truncation_report(open_model(ds, mid, comp.options(mid)).embedder, ds.chunk_texts)
-                entry["truncation"][mid] = {"context_window": rep["context_window"],
+                window = rep["context_window"] if rep["context_window"] < NO_WINDOW else None  # BM25, GloVe
+                entry["truncation"][mid] = {"context_window": window,
                                             "over_context_pct": round(rep["over_context_pct"], 3)}
         out[str(size)] = entry
     return out

@@ -127,8 +127,8 @@ def sweep_figure(sweep: dict, metric: str = "ndcg@10") -> dict:
         ys = [sweep[str(s)]["models"].get(mid, {}).get(metric) for s in sizes]
         trunc = [sweep[str(s)].get("truncation", {}).get(mid, {}) for s in sizes]
         data.append({"type": "scatter", "mode": "lines+markers", "name": mid, "x": ticks, "y": ys,
-                     "text": [f"window {t.get('context_window', '–')} tokens; {t.get('over_context_pct', 0):.1f} % "
-                              "of chunks truncated" if t else "" for t in trunc],
+                     "text": [f"window {t.get('context_window') or 'none'} tokens; "
+                              f"{t.get('over_context_pct', 0):.1f} % of chunks truncated" if t else "" for t in trunc],
                      "marker": {"color": PALETTE[n % len(PALETTE)]}})
     return {"data": data, "layout": {"height": 380, "margin": {"l": 60, "r": 10, "t": 20, "b": 50},
                                      "xaxis": {"title": {"text": "chunk size (cl100k tokens)"}, "type": "category"},

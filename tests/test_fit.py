@@ -126,3 +126,33 @@ def test_sweep_whole_document_row_equals_evaluate(workspace, tmp_path):
             assert b["0"]["models"][mid][key] == a["models"][mid][key], (mid, key)
         assert b["128"]["models"][mid]["chunks"] > b["0"]["models"][mid]["chunks"]
     assert b["0"]["tiers"] == a["tiers"] and b["0"]["truncation"]["model2vec"]["context_window"] == 512
+
+
+def test_default_chunk_size_fits_and_long_chunks_are_warned(workspace, sample_docs):
+    from embedlab.chunking import Chunking, default_chunk_size, truncation_warnings
+
+    docs = sample_docs.documents[:150]
+    size = default_chunk_size(["minilm", "bm25"], [d.full_text for d in docs])
+    assert 64 <= size < 256 and size % 16 == 0  # MiniLM's window is 256 WordPiece tokens
+    fits = workspace.add_dataset(docs, Chunking(size, 32), name="fits")
+    assert truncation_warnings(fits, ["minilm", "bm25"]) == []
+    long = workspace.add_dataset(docs, Chunking(512, 64), name="long")
+    warned = truncation_warnings(long, ["minilm", "bm25"])
+    assert len(warned) == 1 and warned[0].startswith("minilm truncates") and f"{size} tokens" in warned[0]
+
+
+def test_report_section_and_summary_sentence():
+    from embedlab import fit_view
+
+    rng = np.random.default_rng(2)
+    corpus = rng.normal(size=(400, 128)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    rows = fit.fit_model(corpus, corpus[:30] + 0.1, dims=(64,))
+    result = {"models": {"m<x>": {"dim": 128, "n_vectors": 400, "matryoshka": False, "source": "",
+                                  "queries": {"n": 30, "source": "test"}, "variants": rows,
+                                  "index_memory": fit_index.memory_table(400, 128)}}}
+    sentence = fit_view.summary_sentences(result)[0]
+    assert "at int8 with 4× less memory" in sentence and "At 10M chunks HNSW needs 6.5 GB" in sentence
+    html = fit_view.fit_section_html(result)
+    assert "m&lt;x&gt;" in html and "m<x>" not in html and "N·(d·4 + 2M·4 + 12)" in html
+    assert "No fit check stored" in fit_view.fit_section_html({"models": {}})
