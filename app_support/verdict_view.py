@@ -78,7 +78,9 @@ def tiers(j: recommend.Judgement) -> None:
     left.dataframe(pd.DataFrame(rows), hide_index=True, key="tiers_table", column_config={
         v.metric: st.column_config.NumberColumn(format="%.4f"),
         "tier": st.column_config.NumberColumn(help="Tier 1: the best model and every model a paired test "
-                                              "(Holm-corrected) cannot separate from it; then the same on the rest.")})
+                                              "(Holm-corrected) cannot separate from it; then the same on the rest. "
+                                              "Membership is relative to each tier's best model, so a model tied "
+                                              "with the best can score below one that is not.")})
     right.plotly_chart(verdict_plots.scores_chart(v), config=PNG, key="scores_chart")
 
 
@@ -114,11 +116,14 @@ def pareto(cur, j: recommend.Judgement, page: str) -> None:
     st.plotly_chart(verdict_plots.pareto_chart(j.verdict, opts, axis, int(projected)), config=PNG,
                     key="pareto_chart")
     front = [o.model for o in opts if not o.dominated]
-    st.markdown(f"**On the Pareto front:** {md_escape(', '.join(front))}. "
-                + (f"**Dominated:** {md_escape(', '.join(o.model for o in opts if o.dominated))}."
-                   if len(front) < len(opts) else "No model is dominated."))
-    st.caption(f"Grey: dominated (another model is at least as good on quality, $, p95 latency and memory, and "
-               f"better on one). Dotted: the Pareto front. $ from the catalog's prices on {j.tokens:,} cl100k tokens "
+    left_out = [o.model for o in opts if getattr(o, axis) is None]
+    st.markdown(f"**Not dominated on any cost:** {md_escape(', '.join(front))}. "
+                + (f"**Dominated:** {md_escape(', '.join(o.model for o in opts if o.dominated))}. "
+                   if len(front) < len(opts) else "No model is dominated. ")
+                + (f"Not on this plot (no figure here): {md_escape(', '.join(left_out))}." if left_out else ""))
+    st.caption(f"Grey: dominated over all costs together (another model is at least as good on quality, $, p95 "
+               f"latency and memory, and better on one; an unknown cost is not compared). Dotted: the front on "
+               f"this axis alone. $ from the catalog's prices on {j.tokens:,} cl100k tokens "
                f"for {j.chunks:,} chunks (0 for local models); memory = float32 vectors (dense) or non-zeros "
                f"(sparse) at {int(projected):,} chunks.")
 
@@ -169,10 +174,13 @@ def disagreement(cur, j: recommend.Judgement, page: str) -> None:
 def _open_query(cur, a: str, b: str, qid: str, k: int = 10) -> None:
     ds = cur.ds
     query, qrels = ds.eval_set.queries[qid], ds.eval_set.qrels.get(qid, {})
-    st.markdown(f"##### Query `{md_escape(qid)}`: {md_escape(query)}")
+    st.markdown(f"##### Query {md_escape(qid)}: {md_escape(query)}")
     handles = {m: h for m, h in results.handles(cur).items() if m in (a, b)}
+    key = ("dq", cur.comp.id, a, b, qid, k)
     try:
-        hits, timings = explore.search_all(cur.ws, ds, handles, query, k, qrels)
+        # a rerun of the page must not search (and pay for) the same query again
+        hits, timings = st.session_state.get(key) or explore.search_all(cur.ws, ds, handles, query, k, qrels)
+        st.session_state[key] = (hits, timings)
     except (EmbedderError, StoreError, MilvusException, OSError, RuntimeError, ValueError) as e:
         st.error(f"Search failed: {md_escape(str(e))}")
         return
@@ -188,7 +196,14 @@ def _open_query(cur, a: str, b: str, qid: str, k: int = 10) -> None:
 
 def _moved_most(cur, a: str, b: str, page: str) -> None:
     st.markdown("##### Moved most: chunks whose neighbourhood changes most from A to B")
-    moved = explore.moved_most(cur.ws, cur.comp, a, b)
+    if not explore.neighbours_stored(cur.ws, cur.comp) and not st.session_state.get(f"moved:go:{cur.comp.id}"):
+        st.caption("Needs every chunk's 10 nearest neighbours under each model (computed once, then stored).")
+        if st.button("Find the chunks that moved most", key=f"moved:btn:{a}:{b}"):
+            st.session_state[f"moved:go:{cur.comp.id}"] = True
+            st.rerun()
+        return
+    with st.spinner("Neighbours of every chunk under each model (once per comparison)…"):
+        moved = explore.moved_most(cur.ws, cur.comp, a, b)
     if not moved:
         st.caption("Needs two vector models (not hybrids), and stored neighbour lists above 20,000 chunks.")
         return

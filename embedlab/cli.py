@@ -14,6 +14,8 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "scifact-mini"
 DEFAULT_MODELS = "minilm,bm25,model2vec"
 COLUMNS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 VERDICT_METRIC = "ndcg@10"
+VERDICT_METRICS = tuple(f"{m}@{k}" for m in ("ndcg", "recall", "mrr", "map", "precision") for k in (1, 3, 5, 10, 100))
+QUERY_KINDS = ("given", "known-item", "inverse-cloze", "keyword")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--overlap", type=int, default=64)
     ev.add_argument("--split", default="test", help="BEIR qrels split")
     ev.add_argument("--base-url", help="base URL for openai: models (or OPENAI_BASE_URL)")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and permutation tests")
-    ev.add_argument("--metric", default=VERDICT_METRIC, help=f"metric of the verdict (default {VERDICT_METRIC})")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the bootstrap, the tests and generated queries")
+    ev.add_argument("--queries", default="given", choices=QUERY_KINDS,
+                    help="evaluation queries: the data's own (given), or generated from the documents: known-item "
+                         "(a title or sentence), inverse-cloze (a sentence removed from its document), keyword")
+    ev.add_argument("--n-queries", type=int, default=100, help="how many queries to generate")
+    ev.add_argument("--metric", default=VERDICT_METRIC, choices=VERDICT_METRICS,
+                    help=f"metric of the verdict (default {VERDICT_METRIC})")
     ev.set_defaults(func=cmd_evaluate)
     ls = sub.add_parser("models", help="list the model ids")
     ls.set_defaults(func=cmd_models)
@@ -88,8 +95,10 @@ def cmd_evaluate(args) -> int:
         print(f"skipped {s.name}: {s.reason}", file=sys.stderr)
     if not loaded.documents:
         raise ValueError("no documents could be read from " + ", ".join(args.data))
-    ds = ws.add_dataset(loaded.documents, resolve_chunking(args, loaded.documents), loaded.eval_set,
-                        name=", ".join(Path(p).name for p in args.data))
+    documents, eval_set = _queries(args.queries, args.n_queries, args.seed, loaded)
+    ds = ws.add_dataset(documents, resolve_chunking(args, documents), eval_set,
+                        name=", ".join(Path(p).name for p in args.data) + ("" if args.queries == "given"
+                                                                          else f" ({args.queries})"))
     print(f"{len(ds.documents)} documents → {len(ds.chunks)} chunks; "
           f"{len(ds.eval_set.qrels) if ds.eval_set else 0} evaluation queries", file=sys.stderr)
     opts = {"base_url": args.base_url} if args.base_url else {}
@@ -106,6 +115,18 @@ def cmd_evaluate(args) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
     return 0 if all(r.get("status") == "done" for r in comp.results.values()) else 1
+
+
+def _queries(kind: str, n: int, seed: int, loaded) -> tuple[list, object]:
+    """The documents and evaluation set to run on: the data's own, or a generated set of ``kind``."""
+    from . import evalgen
+
+    if kind == "given":
+        return loaded.documents, loaded.eval_set
+    if kind == "inverse-cloze":
+        return evalgen.generate_inverse_cloze(loaded.documents, n, seed)
+    make = evalgen.generate_keyword_set if kind == "keyword" else evalgen.generate_eval_set
+    return loaded.documents, make(loaded.documents, n=n, seed=seed)
 
 
 def summary(comp, ws=None, metric: str = VERDICT_METRIC) -> dict:
@@ -128,6 +149,13 @@ def summary(comp, ws=None, metric: str = VERDICT_METRIC) -> dict:
         if r.get("error"):
             models[mid]["error"] = r["error"]
     out = {"comparison_id": comp.id, "models": models, "seed": comp.seed, "card": comp.card}
+    if ws is not None:
+        from .evalgen import lexical_overlap, set_kind
+
+        ds = ws.load_dataset(comp.dataset_key)
+        overlap = lexical_overlap(ds.eval_set, ds)
+        out["query_set"] = {"kind": set_kind(ds.eval_set), "generated": bool(ds.eval_set and ds.eval_set.generated),
+                            "lexical_overlap": None if overlap is None else round(overlap, 4)}
     scored = {m: per_query[m] for m in comp.model_ids if m in per_query and models[m]["status"] == "done"}
     if scored:
         main = verdict.compare(scored, VERDICT_METRIC, seed=comp.seed)
@@ -165,6 +193,11 @@ def format_verdict(out: dict) -> str:
     v = Verdict.from_dict(out["verdict"])
     lines = [f"\nverdict on {v.metric}, {v.n_queries} queries (95 % paired bootstrap CIs, {v.n_resamples} resamples; "
              f"paired randomization test, {v.n_permutations} permutations, Holm-corrected; seed {v.seed})"]
+    qs = out.get("query_set")
+    if qs:
+        overlap = "" if qs["lexical_overlap"] is None else f"; {qs['lexical_overlap']:.0%} of query words appear " \
+            "verbatim in the relevant documents"
+        lines.append(f"  rests on {qs['kind']}{overlap}")
     if v.small:
         lines.append(f"  only {v.n_queries} queries: too few to separate close models")
     for i, tier in enumerate(v.tiers, 1):

@@ -179,6 +179,7 @@ def write_beir(eval_set: EvalSet, queries_path: str | Path, qrels_path: str | Pa
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SPACES = re.compile(r"[ \t]{2,}")
 
 
 def set_kind(eval_set: EvalSet | None) -> str:
@@ -201,7 +202,7 @@ def lexical_overlap(eval_set: EvalSet | None, ds) -> float | None:
     Near 1 means the queries were copied from the answers: a keyword model finds them by construction."""
     if not eval_set:
         return None
-    texts = {d.id: d.text.lower() for d in ds.documents}
+    texts = {d.id: d.full_text.lower() for d in ds.documents}  # what the models embed: title + text
     shares = []
     for qid, judged in eval_set.qrels.items():
         words = _WORD.findall(eval_set.queries.get(qid, "").lower())
@@ -222,9 +223,9 @@ def generate_inverse_cloze(documents: Sequence[Document], n: int = 100, seed: in
                            ) -> tuple[list[Document], EvalSet]:
     """Up to ``n`` inverse-cloze queries and the documents to evaluate them on.
 
-    A sampled document gives one sentence (6–40 words, found in no other document) as the query; the returned
-    documents are the input with that sentence cut out of its document (every other document unchanged), so
-    only the chunks that held the sentence differ, and only those are embedded again."""
+    A sampled document gives one sentence (6–40 words, once in it and in no other document) as the query; the
+    returned documents are the input with that sentence cut out of its document and every other document
+    unchanged, so only the chunks of the changed documents can differ, and only those are embedded again."""
     from dataclasses import replace
 
     docs = list(documents)
@@ -236,8 +237,10 @@ def generate_inverse_cloze(documents: Sequence[Document], n: int = 100, seed: in
             break
         doc = docs[i]
         sentence = _unique_sentence(doc, haystack, random.Random(f"ict/{seed}/{doc.id}"))
-        rest = " ".join(doc.text.replace(sentence, " ", 1).split()) if sentence else ""
-        if sentence and len(rest.split()) >= 5:  # something must be left to find it by
+        if not sentence or doc.full_text.count(sentence) != 1:  # a second copy would still be there to match
+            continue
+        rest = _SPACES.sub(" ", doc.text.replace(sentence, "", 1)).strip()  # line breaks kept
+        if len(rest.split()) >= 5:  # something must be left to find it by
             qid = f"ict-{len(queries):04d}"
             queries[qid], qrels[qid] = sentence, {doc.id: 1}
             docs[i] = replace(doc, text=rest)

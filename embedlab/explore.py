@@ -96,3 +96,10 @@ def moved_most(ws, comp, a: str, b: str, k: int = 10, top: int = 25, limit: int 
     change = 1 - jaccard_at_k(lists[a], lists[b])
     order = np.argsort(-change, kind="stable")[:top]
     return [(int(i), float(change[i])) for i in order]
+
+
+def neighbours_stored(ws, comp, k: int = 10) -> bool:
+    """Every chunk's neighbour lists are stored for this comparison (``moved_most`` is then instant)."""
+    from .neighbours import stored_knn
+
+    return stored_knn(ws, comp, k) is not None

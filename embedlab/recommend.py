@@ -42,14 +42,12 @@ class Recommendation:
     basis: str = ""  # which evaluation set and metric the verdict rests on
 
 
-def _dominates(a: Option, b: Option) -> bool:
-    """a is at least as good as b everywhere and better somewhere (unknown costs count as worse)."""
-    def le(x, y):
-        return (x if x is not None else float("inf")) <= (y if y is not None else float("inf"))
-
-    not_worse = a.quality >= b.quality and all(le(getattr(a, c), getattr(b, c)) for c in COSTS)
-    better = a.quality > b.quality or any(le(getattr(a, c), getattr(b, c)) and not le(getattr(b, c), getattr(a, c))
-                                          for c in COSTS)
+def _dominates(a: Option, b: Option, costs: Sequence[str] = COSTS) -> bool:
+    """a is at least as good as b on quality and every cost, and better on one. A cost unknown for
+    either side is not compared (nothing was measured to say which is cheaper)."""
+    known = [c for c in costs if getattr(a, c) is not None and getattr(b, c) is not None]
+    not_worse = a.quality >= b.quality and all(getattr(a, c) <= getattr(b, c) for c in known)
+    better = a.quality > b.quality or any(getattr(a, c) < getattr(b, c) for c in known)
     return not_worse and better
 
 
@@ -60,6 +58,13 @@ def pareto(options: Sequence[Option]) -> list[Option]:
     return [replace(o, dominated=any(_dominates(other, o) for other in options if other is not o)) for o in options]
 
 
+def front_on(options: Sequence[Option], cost: str) -> list[Option]:
+    """The Pareto front of quality against one cost (models with that cost known), cheapest first."""
+    known = [o for o in options if getattr(o, cost) is not None]
+    front = [o for o in known if not any(_dominates(other, o, (cost,)) for other in known if other is not o)]
+    return sorted(front, key=lambda o: (getattr(o, cost), -o.quality))
+
+
 def _price(model: str) -> float | None:
     base = model.split(":", 1)[1] if model.startswith("hybrid:") else model
     if model.startswith("hybrid:"):
@@ -67,6 +72,8 @@ def _price(model: str) -> float | None:
         prices = [_price(p) for p in parts]
         return None if any(p is None for p in prices) else sum(prices)
     card = get_card(model)
+    if card is None and model.startswith("st:"):
+        return 0.0  # a sentence-transformers model runs here: no per-token fee
     return card.price_per_1m_tokens if card else None
 
 
@@ -105,7 +112,7 @@ class RunFacts:
     lexical_overlap: float | None = None  # share of query words found verbatim in the relevant chunk
     truncated_pct: Mapping[str, float] = field(default_factory=dict)
     failed: Mapping[str, str] = field(default_factory=dict)
-    language_warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def caveats(verdict: Verdict, facts: RunFacts) -> list[str]:
@@ -116,7 +123,7 @@ def caveats(verdict: Verdict, facts: RunFacts) -> list[str]:
     if facts.generated:
         line = f"The queries were generated from the documents ({facts.set_kind})"
         if facts.lexical_overlap is not None:
-            line += f"; {facts.lexical_overlap:.0%} of query words appear verbatim in the relevant chunk"
+            line += f"; {facts.lexical_overlap:.0%} of query words appear verbatim in the relevant document"
             if facts.lexical_overlap >= 0.6:
                 line += ", which favours keyword models such as BM25"
         out.append(line + ".")
@@ -126,7 +133,7 @@ def caveats(verdict: Verdict, facts: RunFacts) -> list[str]:
                        "its score is for the start of those chunks only.")
     for model, error in sorted(facts.failed.items()):
         out.append(f"{model} failed and is not in the verdict: {error}")
-    out.extend(facts.language_warnings)
+    out.extend(facts.warnings)
     return out
 
 
@@ -136,31 +143,38 @@ def _money(x: float | None) -> str:
     return "$0 (local)" if x == 0 else f"${x:,.2f}"
 
 
-def _tied_line(pick: Option, other: Option, verdict: Verdict) -> str:
+def _tied_line(pick: Option, other: Option, verdict: Verdict, projected: int = PROJECTED_CHUNKS) -> str:
     pair = verdict.pair(other.model, pick.model)
     parts = [f"{other.model}: {pair.diff:+.3f} {verdict.metric} (95 % CI {pair.low:+.3f} to {pair.high:+.3f}, "
              f"Holm p = {pair.p_holm:.3f})"]
     if None not in (other.cost_projected, pick.cost_projected) and other.cost_projected != pick.cost_projected:
-        parts.append(f"{_money(other.cost_projected)} vs {_money(pick.cost_projected)} per "
-                     f"{PROJECTED_CHUNKS:,} chunks")
+        parts.append(f"{_money(other.cost_projected)} vs {_money(pick.cost_projected)} per {projected:,} chunks")
     if other.latency_p95_ms and pick.latency_p95_ms:
         parts.append(f"p95 query {other.latency_p95_ms:.0f} ms vs {pick.latency_p95_ms:.0f} ms")
     if other.memory_bytes and pick.memory_bytes:
         parts.append(f"{other.memory_bytes / 2**30:.1f} GiB vs {pick.memory_bytes / 2**30:.1f} GiB of vectors "
-                     f"at {PROJECTED_CHUNKS:,} chunks")
+                     f"at {projected:,} chunks")
     return "; ".join(parts)
 
 
-def recommend(verdict: Verdict, opts: Sequence[Option], facts: RunFacts) -> Recommendation:
+def _differing(verdict: Verdict) -> list[str]:
+    return [f"{p.a} vs {p.b}" for p in verdict.pairs if p.significant]
+
+
+def recommend(verdict: Verdict, opts: Sequence[Option], facts: RunFacts,
+              projected: int = PROJECTED_CHUNKS) -> Recommendation:
     notes = tuple(caveats(verdict, facts))
     basis = f"{verdict.metric} on {verdict.n_queries} {facts.set_kind}"
     if len(verdict.scores) < 2:
         only = verdict.scores[0]
         return Recommendation(None, f"Only {only.model} was evaluated: nothing to compare it with.", (), notes, basis)
     if not verdict.separable:
-        return Recommendation(None, f"No recommendation: the {len(verdict.scores)} models are statistically tied "
-                              f"on {verdict.metric} (no pair differs after Holm's correction). Add queries, or "
-                              "choose on cost and latency.", (), notes, basis)
+        best = verdict.scores[0].model
+        others = _differing(verdict)
+        line = (f"No recommendation: no model can be separated from the best ({best}) on {verdict.metric} after "
+                "Holm's correction. ")
+        line += (f"Some other pairs do differ ({', '.join(others)}). " if others else "")
+        return Recommendation(None, line + "Add queries, or choose among them on cost and latency.", (), notes, basis)
     by_model = {o.model: o for o in opts}
     best = verdict.scores[0]
     pick = by_model[best.model]
@@ -170,8 +184,19 @@ def recommend(verdict: Verdict, opts: Sequence[Option], facts: RunFacts) -> Reco
     headline = (f"Use {best.model}: {verdict.metric} {best.mean:.3f} (95 % CI {best.low:.3f}–{best.high:.3f}). "
                 f"It beats {second} by {gap.diff:+.3f} (Holm p = {gap.p_holm:.3g})")
     headline += "." if not tier1 else f"; {len(tier1)} other model(s) are statistically tied with it."
-    tied = tuple(_tied_line(pick, by_model[m], verdict) for m in tier1)
+    cheaper = [by_model[m] for m in tier1 if _cheaper(by_model[m], pick)]
+    if cheaper:
+        headline += f" Tied and cheaper to run: {', '.join(o.model for o in cheaper)} — see below."
+    tied = tuple(_tied_line(pick, by_model[m], verdict, projected) for m in tier1)
+    if tied:
+        notes += ("A tied model's difference interval is not corrected for the number of pairs; the Holm p decides.",)
     return Recommendation(best.model, headline, tied, notes, basis)
+
+
+def _cheaper(a: Option, b: Option) -> bool:
+    """a costs less than b on some known cost and more on none."""
+    known = [c for c in COSTS if getattr(a, c) is not None and getattr(b, c) is not None]
+    return any(getattr(a, c) < getattr(b, c) for c in known) and all(getattr(a, c) <= getattr(b, c) for c in known)
 
 
 @dataclass(frozen=True)
@@ -191,11 +216,11 @@ def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
 
     ev = ds.eval_set
     results = comp.results
-    language_warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     try:
         from .language import coverage_warnings, language_shares
 
-        language_warnings = tuple(coverage_warnings(comp.model_ids, language_shares(ds.documents)))
+        warnings = tuple(coverage_warnings(comp.model_ids, language_shares(ds.documents)))
     except ImportError:  # languages are optional: the verdict stands without them
         pass
     return RunFacts(generated=bool(ev and ev.generated), set_kind=set_kind(ev),
@@ -203,7 +228,7 @@ def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
                     truncated_pct={m: r["over_context_pct"] for m, r in results.items()
                                    if r.get("over_context_pct") is not None},
                     failed={m: r.get("error", "") for m, r in results.items() if r.get("status") == "error"},
-                    language_warnings=language_warnings)
+                    warnings=warnings)
 
 
 def judge(comp, ds, per_query: Mapping, metric: str = "ndcg@10", projected_chunks: int = PROJECTED_CHUNKS,
@@ -215,9 +240,15 @@ def judge(comp, ds, per_query: Mapping, metric: str = "ndcg@10", projected_chunk
               if m in per_query and comp.results.get(m, {}).get("status") == "done"}
     if not scored:
         return None
+    pending = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") not in ("done", "error")]
     v = compare(scored, metric, seed=comp.seed)
     if tokens is None:
         tokens = sum(tiktoken_count(ds.chunk_texts))
     opts = tuple(options(v, comp.results, tokens, len(ds.chunks), projected_chunks))
     facts = run_facts(comp, ds, per_query)
-    return Judgement(v, opts, recommend(v, opts, facts), facts, tokens, len(ds.chunks))
+    if pending:
+        from dataclasses import replace
+
+        facts = replace(facts, warnings=(*facts.warnings, f"Still running, not in the verdict yet: "
+                                                  f"{', '.join(pending)}."))
+    return Judgement(v, opts, recommend(v, opts, facts, projected_chunks), facts, tokens, len(ds.chunks))

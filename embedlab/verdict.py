@@ -26,7 +26,6 @@ ALPHA = 0.05
 N_RESAMPLES = 2000
 N_PERMUTATIONS = 10_000
 SMALL_SET = 50  # below this many queries, close models cannot be told apart
-_BLOCK = 250  # resamples per block: bounds memory at models × block × queries floats
 
 
 @dataclass(frozen=True)
@@ -112,24 +111,42 @@ class Verdict:
 def matrix(per_query: Mapping[str, Mapping[str, Mapping[str, float]]], metric: str,
            models: Sequence[str] | None = None) -> tuple[list[str], list[str], np.ndarray]:
     """(models, qids, values[model, query]) on the union of the models' queries; a query a model
-    did not answer counts 0, as ``evaluation.evaluate`` scores it."""
+    did not answer counts 0, as ``evaluation.evaluate`` scores it. A model or metric that is not there,
+    or a value that is not a finite number, is an error: scoring it 0 would make it lose silently."""
     models = list(models if models is not None else per_query)
-    qids = sorted({q for m in models for q in per_query.get(m, {})})
-    values = np.array([[per_query.get(m, {}).get(q, {}).get(metric, 0.0) for q in qids] for m in models],
+    missing = [m for m in models if m not in per_query]
+    if missing:
+        raise ValueError(f"no per-query results for {', '.join(missing)}")
+    for m in models:
+        if per_query[m] and not any(metric in v for v in per_query[m].values()):
+            known = sorted({k for v in per_query[m].values() for k in v})
+            raise ValueError(f"{m} has no per-query {metric!r}; known: {', '.join(known)}")
+    qids = sorted({q for m in models for q in per_query[m]})
+    values = np.array([[per_query[m].get(q, {}).get(metric, 0.0) for q in qids] for m in models],
                       dtype=np.float64).reshape(len(models), len(qids))
+    if not np.isfinite(values).all():
+        bad = sorted({models[i] for i in np.argwhere(~np.isfinite(values))[:, 0]})
+        raise ValueError(f"{metric} has values that are not finite numbers for {', '.join(bad)}")
     return models, qids, values
+
+
+def _block(n: int, budget_bytes: int = 32 << 20) -> int:
+    """Resamples per block so that a block's (block × n) float64 weights fit ``budget_bytes``."""
+    return max(1, min(1000, budget_bytes // (8 * max(n, 1))))
 
 
 def _resample_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
     """Means of ``values[row, resampled queries]``: shape (rows, n_resamples). Every row sees the
-    same resampled queries (a paired bootstrap)."""
+    same resampled queries (a paired bootstrap); a resample is a multinomial count per query, so a
+    block costs one matrix product whatever the number of models."""
     rng = np.random.default_rng(seed)
     n = values.shape[1]
     out = np.empty((values.shape[0], n_resamples))
-    for start in range(0, n_resamples, _BLOCK):
-        size = min(_BLOCK, n_resamples - start)
-        idx = rng.integers(0, n, size=(size, n))
-        out[:, start : start + size] = values[:, idx].mean(axis=2)
+    step = _block(n)
+    for start in range(0, n_resamples, step):
+        size = min(step, n_resamples - start)
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)  # (size, n)
+        out[:, start : start + size] = values @ counts.T / n
     return out
 
 
@@ -146,21 +163,37 @@ def mean_ci(values: Sequence[float], n_resamples: int = N_RESAMPLES, seed: int =
     return float(arr.mean()), float(low[0]), float(high[0])
 
 
+def permutation_ps(diffs: np.ndarray, n_permutations: int = N_PERMUTATIONS, seed: int = 0) -> np.ndarray:
+    """Two-sided paired randomization tests of mean = 0 for each column of ``diffs`` (queries × pairs):
+    each query's difference keeps or flips its sign at random, the same flips for every pair;
+    p = (#|permuted mean| ≥ |observed mean| + 1) / (n_permutations + 1), 1 for an all-zero column."""
+    diffs = np.asarray(diffs, dtype=np.float64)
+    n, k = diffs.shape
+    observed = np.abs(diffs.mean(axis=0)) - 1e-12
+    rng = np.random.default_rng(seed)
+    hits = np.zeros(k, dtype=np.int64)
+    step = _block(n)
+    for start in range(0, n_permutations, step):
+        size = min(step, n_permutations - start)
+        signs = rng.integers(0, 2, size=(size, n), dtype=np.int8).astype(np.float64) * 2 - 1
+        hits += (np.abs(signs @ diffs) / max(n, 1) >= observed).sum(axis=0)
+    p = (hits + 1) / (n_permutations + 1)
+    p[~np.any(diffs, axis=0)] = 1.0
+    return p
+
+
 def permutation_p(a: Sequence[float], b: Sequence[float], n_permutations: int = N_PERMUTATIONS,
                   seed: int = 0) -> float:
-    """Two-sided paired randomization test of mean(a − b) = 0: each query's difference keeps or
-    flips its sign at random; p = (#|permuted mean| ≥ |observed mean| + 1) / (n_permutations + 1)."""
+    """The test of ``permutation_ps`` for one pair of per-query values."""
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if d.size == 0 or not np.any(d):
+    if d.size == 0:
         return 1.0
-    observed = abs(d.mean())
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for start in range(0, n_permutations, _BLOCK * 4):
-        size = min(_BLOCK * 4, n_permutations - start)
-        signs = rng.integers(0, 2, size=(size, d.size), dtype=np.int8) * 2 - 1
-        hits += int((np.abs(signs @ d) / d.size >= observed - 1e-12).sum())
-    return (hits + 1) / (n_permutations + 1)
+    return float(permutation_ps(d.reshape(-1, 1), n_permutations, seed)[0])
+
+
+def permutations_for(n_pairs: int, alpha: float = ALPHA) -> int:
+    """Enough permutations that Holm's first cut (alpha / pairs) can be reached with room to spare."""
+    return max(N_PERMUTATIONS, int(np.ceil(20 * n_pairs / alpha)))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -200,10 +233,10 @@ def compare(per_query: Mapping[str, Mapping[str, Mapping[str, float]]], metric: 
     means = values.mean(axis=1)
     scores = sorted((Score(m, float(means[i]), float(low[i]), float(high[i]), len(qids)) for i, m in enumerate(models)),
                     key=lambda s: (-s.mean, s.model))
-    raw = []
-    for i in range(len(models)):
-        for j in range(i + 1, len(models)):
-            raw.append((i, j, permutation_p(values[i], values[j], n_permutations, seed)))
+    index = [(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
+    n_permutations = max(n_permutations, permutations_for(len(index)))
+    diffs = np.stack([values[i] - values[j] for i, j in index], axis=1) if index else np.zeros((len(qids), 0))
+    raw = [(i, j, float(p)) for (i, j), p in zip(index, permutation_ps(diffs, n_permutations, seed), strict=True)]
     adjusted = holm([p for _, _, p in raw])
     pairs = []
     for (i, j, p), ph in zip(raw, adjusted, strict=True):

@@ -9,7 +9,7 @@ import html
 
 import plotly.graph_objects as go
 
-from .recommend import PROJECTED_CHUNKS, Option
+from .recommend import PROJECTED_CHUNKS, Option, front_on
 from .verdict import Verdict
 
 TIER_COLOURS = ["#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#D55E00", "#999999"]
@@ -91,11 +91,11 @@ def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: s
     axes = cost_axes(projected)
     scale = (1 / 2**30) if cost == "memory_bytes" else 1.0
     known = [o for o in options if getattr(o, cost) is not None]
-    front = sorted((o for o in known if not o.dominated), key=lambda o: getattr(o, cost))
+    front = front_on(options, cost)
     fig = go.Figure()
     if len(front) > 1:
         fig.add_trace(go.Scatter(x=[getattr(o, cost) * scale for o in front], y=[o.quality for o in front],
-                                 mode="lines", line=dict(color="#7b8794", dash="dot"), name="Pareto front",
+                                 mode="lines", line=dict(color="#7b8794", dash="dot"), name="front on this axis",
                                  hoverinfo="skip"))
     for o in known:
         colour = GREY if o.dominated else tier_colour(o.tier)

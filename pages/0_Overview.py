@@ -23,17 +23,18 @@ if ds.eval_set and ds.eval_set.generated:
     st.caption(f"The evaluation set was generated from the documents. {md_escape(ds.eval_set.note)}")
 language_view.overview(cur)  # languages of the documents; models that do not cover them
 
-judgement = verdict_view.judgement(cur, verdict_view.chosen_metric()) if ds.eval_set else None
+metric = verdict_view.chosen_metric()
+judgement = verdict_view.judgement(cur, metric) if ds.eval_set else None
 if judgement is not None:
     verdict_view.recommendation_card(judgement)
 rows = []
 for mid in comp.model_ids:
     r = comp.results.get(mid, {})
     m = r.get("metrics", {})
-    ci = r.get("ci", {}).get("ndcg@10")
+    ci = r.get("ci", {}).get(metric)
     tier = judgement.verdict.tier_of(mid) if judgement else None
     rows.append({"model": mid, "status": r.get("status", "queued"), "tier": tier, "nDCG@10": m.get("ndcg@10"),
-                 "95 % CI": f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else None,
+                 f"95 % CI of {metric}": f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else None,
                  "recall@100": m.get("recall@100"), "MRR@10": m.get("mrr@10"),
                  "chunks / s": r.get("chunks_per_s"), "query ms p50": r.get("query_ms_p50"),
                  "error": r.get("error", "")})
@@ -42,7 +43,7 @@ frame = pd.DataFrame(rows)
 numeric = ["nDCG@10", "recall@100", "MRR@10", "chunks / s", "query ms p50"]
 frame[numeric] = frame[numeric].astype(float)  # blank, not "None", while a model is running
 if not ds.eval_set:
-    frame = frame.drop(columns=["tier", "nDCG@10", "95 % CI", "recall@100", "MRR@10"])
+    frame = frame.drop(columns=["tier", "nDCG@10", f"95 % CI of {metric}", "recall@100", "MRR@10"])
 if not frame["error"].any():
     frame = frame.drop(columns=["error"])
 st.dataframe(frame, hide_index=True, placeholder="–", column_config={

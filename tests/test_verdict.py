@@ -10,9 +10,9 @@ from conftest import PY, ROOT, SAMPLE
 from embedlab import comparison, recommend, verdict
 from embedlab.chunking import Chunking
 from embedlab.evaluation import ranked
-from embedlab.retrieval import chunk_depth, doc_run, open_model, search
+from embedlab.retrieval import chunk_depth, doc_run, open_hybrid, open_model, search
 
-MODELS = ["bm25", "model2vec", "glove-50d"]
+MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:glove-50d+bm25"]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def runs(workspace, sample_docs):
     comparison.run(workspace, comp)
     ev = ds.eval_set
     qids = [q for q in ev.qrels if q in ev.queries]
-    handles = {m: open_model(ds, m, {}, None) for m in MODELS}
+    handles = {m: open_model(ds, m, {}, None) for m in MODELS if not m.startswith("hybrid:")}
+    handles.update({m: open_hybrid(m, handles) for m in MODELS if m.startswith("hybrid:")})
     out = {}
     for m, h in handles.items():
         hits = search(workspace.store, h, [ev.queries[q] for q in qids], chunk_depth(len(ds.chunks), len(ds.documents)))
@@ -43,7 +44,8 @@ def test_p_values_match_ranx_fisher_on_real_runs(runs):
     rx_runs = [ranx.Run(_tie_free({q: doc_runs[m].get(q, {}) for q in qrels}), name=m) for m in MODELS]
     report = ranx.compare(ranx.Qrels(qrels), rx_runs, ["ndcg@10"], stat_test="fisher", n_permutations=10_000,
                           random_seed=7, max_p=0.05).to_dict()
-    ours = verdict.compare(comparison.per_query(ws, comp), "ndcg@10", models=MODELS, seed=7)
+    ours = verdict.compare(comparison.per_query(ws, comp), "ndcg@10", models=MODELS, seed=7, n_permutations=10_000)
+    assert ours.n_permutations == 10_000
     for m in MODELS:  # the same per-query numbers: means agree to rounding
         assert ours.score(m).mean == pytest.approx(report[m]["scores"]["ndcg@10"], abs=1e-9)
     checked = 0
@@ -53,7 +55,9 @@ def test_p_values_match_ranx_fisher_on_real_runs(runs):
         se = np.sqrt(max(theirs * (1 - theirs), 1e-4) / 10_000)
         assert abs(p.p - theirs) <= 4 * se + 2e-4, (p.a, p.b, p.p, theirs)
         checked += 1
-    assert checked == 3
+    assert checked == 6
+    # one real pair sits well above the p floor, where a one-sided test would give half the p-value
+    assert max(p.p for p in ours.pairs) > 0.005, [p.p for p in ours.pairs]
     # and with a pair whose difference is small enough that p is far from 0 (sign flips of a real run)
     a = np.array([v["ndcg@10"] for _, v in sorted(comparison.per_query(ws, comp)["bm25"].items())])
     rng = np.random.default_rng(0)
@@ -79,9 +83,10 @@ def test_intervals_match_scipy_bootstrap(runs):
         assert mean == pytest.approx(values.mean())
         assert low == pytest.approx(ref.low, abs=0.008) and high == pytest.approx(ref.high, abs=0.008)
         assert low < mean < high
-        # the CI stored with the run is the same computation, seeded by the comparison
+        # the CI stored with the run is compare()'s for that model (same seed, same resampled queries)
         stored = comp.results[m]["ci"]["ndcg@10"]
-        assert stored == pytest.approx(list(verdict.mean_ci(values, seed=comp.seed)[1:]), abs=1e-6)
+        joint = verdict.compare(pq, models=MODELS, seed=comp.seed).score(m)
+        assert stored == pytest.approx([joint.low, joint.high], abs=1e-6)
 
 
 def test_same_resampled_queries_for_every_model():
@@ -141,7 +146,7 @@ def test_recommendation_says_so_when_nothing_separates():
     rec = recommend.recommend(v, recommend.options(v, {}, 1000, 10), recommend.RunFacts(generated=True,
                               set_kind="generated known-item queries", lexical_overlap=0.9))
     assert rec.pick is None and "No recommendation" in rec.headline
-    assert any("Only 30 queries" in c for c in rec.caveats)
+    assert any("Only 30 queries" in c for c in rec.caveats) and "Some other pairs" not in rec.headline
     assert any("90%" in c and "BM25" in c for c in rec.caveats)
 
 
@@ -224,3 +229,46 @@ def test_cli_generated_queries_name_their_kind(tmp_path):
     assert 0 < data["query_set"]["lexical_overlap"] < 1
     assert len(data["models"]["bm25"]["per_query"]["ndcg@10"]) == 40
     assert "rests on inverse-cloze queries" in res.stdout and "only 40 queries" in res.stdout
+
+
+def test_no_recommendation_names_the_pairs_that_do_differ():
+    rng = np.random.default_rng(4)
+    base = rng.random(200)
+    per_query = {"b": {f"q{i}": {"ndcg@10": v + 0.1} for i, v in enumerate(base)},
+                 "c": {f"q{i}": {"ndcg@10": v} for i, v in enumerate(base)},
+                 "a": {f"q{i}": {"ndcg@10": v + 0.12 + rng.normal(0, 1.2)} for i, v in enumerate(base)}}
+    v = verdict.compare(per_query)
+    assert v.scores[0].model == "a" and v.tiers == (("a", "b", "c"),)
+    assert v.pair("b", "c").significant and not v.pair("a", "c").significant
+    rec = recommend.recommend(v, recommend.options(v, {}, 1000, 10), recommend.RunFacts())
+    assert rec.pick is None
+    assert "no model can be separated from the best (a)" in rec.headline and "b vs c" in rec.headline
+
+
+def test_an_unknown_cost_is_not_counted_as_worse():
+    o = recommend.Option
+    opts = recommend.pareto([o("paid", 0.70, 0.6, 0.8, 1, 5.0, 50.0, 10.0, 1000),
+                             o("unpriced", 0.70, 0.6, 0.8, 1, None, None, 10.0, 1000)])
+    assert [x.dominated for x in opts] == [False, False]
+    assert recommend._price("st:/models/my-local-model") == 0.0
+
+
+def test_bad_values_and_unknown_metrics_are_errors_not_zeros():
+    good = {f"q{i}": {"ndcg@10": 0.5} for i in range(10)}
+    with pytest.raises(ValueError, match="not finite"):
+        verdict.compare({"a": good, "b": {**good, "q3": {"ndcg@10": float("nan")}}})
+    with pytest.raises(ValueError, match="no per-query 'ndcg@20'"):
+        verdict.compare({"a": good, "b": good}, metric="ndcg@20")
+    with pytest.raises(ValueError, match="no per-query results for ghost"):
+        verdict.compare({"a": good}, models=["a", "ghost"])
+
+
+def test_pairs_share_their_sign_flips():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 120))
+    diffs = np.stack([x[0] - x[1], x[0] - x[2], x[1] - x[2]], axis=1)
+    together = verdict.permutation_ps(diffs, 5000, seed=9)
+    alone = [verdict.permutation_p(x[i], x[j], 5000, seed=9) for i, j in [(0, 1), (0, 2), (1, 2)]]
+    assert together.tolist() == alone
+    # enough permutations that Holm's first cut can be reached with many models
+    assert verdict.permutations_for(45) >= 20 * 45 / 0.05 and verdict.permutations_for(1) == verdict.N_PERMUTATIONS
