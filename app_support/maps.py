@@ -286,14 +286,14 @@ def selection_of(event) -> tuple[str, list[int]] | None:
 
 
 def linked_maps(cur, model_ids: list[str], highlight: dict[str, list[int]] | None = None, *,
-                sample: int | None = DEFAULT_SAMPLE, key: str = "linked") -> None:
+                sample: int | None = DEFAULT_SAMPLE, key: str = "linked", kind: str = "auto") -> None:
     """Aligned maps of ``model_ids`` side by side, one column each, points in grey, and every
     named chunk set of ``highlight`` (name → chunk ids) ringed in its own colour on every map:
     where one model's neighbours sit in another's space. UMAP when ready, else PCA. For other
-    pages (e.g. a disagreement explorer); the Map page draws its own."""
+    pages (e.g. a disagreement explorer); the Map page draws its own. ``kind="pca"``: never UMAP."""
     n = projection.comp_size(cur.ws, cur.comp)
     sample = None if sample is None or sample >= n else sample
-    ms = umap_maps(cur.ws, cur.comp, sample)[0] or pca_maps(cur.ws, cur.comp, sample)
+    ms = (umap_maps(cur.ws, cur.comp, sample)[0] if kind != "pca" else None) or pca_maps(cur.ws, cur.comp, sample)
     models = [m for m in model_ids if m in ms.coords]
     highlight = highlight or {}
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(highlight)}

@@ -2,6 +2,8 @@
 and are distinctive; computed once per comparison and stored with it (real Milvus Lite, real
 bm25 + model2vec vectors of the bundled sample)."""
 
+import base64
+import json
 import re
 
 import numpy as np
@@ -101,3 +103,33 @@ def test_comparison_clusters_are_stored_once_and_label_real_texts(workspace, com
     monkeypatch.setattr(clusters, "kmeans", no_recompute)
     again = clusters.comparison_clusters(workspace, comp, ds)
     assert np.array_equal(again.labels, got.labels) and again.words == got.words
+
+
+def values(array) -> list:
+    """A figure JSON's array: a list, or plotly's typed array {"dtype", "bdata": base64}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def _draw_linked(ws, comp, ds, highlight):
+    from app_support import maps
+    from app_support.state import Current
+
+    maps.linked_maps(Current(ws, comp, ds), ["model2vec", "bm25"], highlight, sample=None, kind="pca")
+
+
+def test_linked_maps_draws_aligned_maps_with_the_same_chunks_ringed(workspace, comp):
+    """The function other pages call (e.g. a disagreement explorer): one map per model asked for,
+    in that order, each ringing every highlighted set at its own chunk ids."""
+    from streamlit.testing.v1 import AppTest
+
+    comp, ds = comp
+    highlight = {"bm25's top-10": [0, 5, 9], "model2vec's top-10": [5, 11]}
+    at = AppTest.from_function(_draw_linked, args=(workspace, comp, ds, highlight), default_timeout=120).run()
+    assert not at.exception
+    figures = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    assert [f["layout"]["title"]["text"] for f in figures] == ["model2vec", "bm25"]
+    for fig in figures:
+        rings = {t["name"]: values(t["customdata"]) for t in fig["data"] if "neighbour" in t.get("hovertemplate", "")}
+        assert rings == {"bm25&#x27;s top-10": [0, 5, 9], "model2vec&#x27;s top-10": [5, 11]}  # on every map
