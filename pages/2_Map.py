@@ -101,7 +101,7 @@ for i, mid in enumerate(models):
                                                    f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}")
         fig = maps.figure(mid, map_set, colour.values[mid], colour.names, hover, highlights, selected, comp.model_ids,
                           i == len(models) - 1, title, colour.title, selection=selection, palette=colour.palette,
-                          labels=colour.labels, visible=visible, emphasis=colour.emphasis)
+                          labels=colour.labels and mid == map_set.reference, visible=visible, emphasis=colour.emphasis)
         st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode=("box", "lasso", "points"),
                                 config={**charts.PNG, "scrollZoom": True,
                                         "toImageButtonOptions": {"format": "png", "scale": 2,
