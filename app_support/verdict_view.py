@@ -98,10 +98,12 @@ def pairwise(j: recommend.Judgement) -> None:
 
 
 def pareto(cur, j: recommend.Judgement, page: str) -> None:
-    projected = state.url_widget(page, "pn", st.number_input, "Projected corpus size (chunks)",
-                                 recommend.PROJECTED_CHUNKS, parse=int, valid=lambda x: 1 <= x <= 10**10,
-                                 min_value=1, max_value=10**10, step=100_000,
-                                 help="The projected $ and memory axes are computed for this many chunks.")
+    size_col, axis_col = st.columns([0.3, 0.7])
+    with size_col:
+        projected = state.url_widget(page, "pn", st.number_input, "Projected corpus size (chunks)",
+                                     recommend.PROJECTED_CHUNKS, parse=int, valid=lambda x: 1 <= x <= 10**10,
+                                     min_value=1, max_value=10**10, step=100_000,
+                                     help="The projected $ and memory axes are computed for this many chunks.")
     opts = recommend.options(j.verdict, cur.comp.results, j.tokens, j.chunks, int(projected))
     axes = verdict_plots.cost_axes(int(projected))
     costs = {k: label for k, label in axes.items() if any(getattr(o, k) is not None for o in opts)}
@@ -110,8 +112,9 @@ def pareto(cur, j: recommend.Judgement, page: str) -> None:
         return
     paid = any((o.cost_projected or 0) > 0 for o in opts)
     default = "cost_projected" if paid or "latency_p95_ms" not in costs else "latency_p95_ms"
-    axis = state.url_widget(page, "px", st.segmented_control, "Against", default, options=list(costs),
-                            format_func=costs.get, valid=lambda x: x in costs)
+    with axis_col:
+        axis = state.url_widget(page, "px", st.segmented_control, "Against", default, options=list(costs),
+                                format_func=costs.get, valid=lambda x: x in costs)
     axis = axis or default
     st.plotly_chart(verdict_plots.pareto_chart(j.verdict, opts, axis, int(projected)), config=PNG,
                     key="pareto_chart")

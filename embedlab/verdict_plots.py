@@ -65,7 +65,7 @@ def pairwise_chart(v: Verdict) -> go.Figure:
                 continue
             p = v.pair(a, b)
             zr.append(p.diff)
-            tr.append(f"{p.diff:+.3f}<br>{'p=' + format(p.p_holm, '.2g') if p.significant else 'tied'}")
+            tr.append(f"{p.diff:+.3f}<br>{'Holm p=' + format(p.p_holm, '.2g') if p.significant else 'tied'}")
             hr.append(f"{_esc(a)} − {_esc(b)}: {p.diff:+.4f} [{p.low:+.4f}, {p.high:+.4f}]<br>p {p.p:.4g} · "
                       f"Holm p {p.p_holm:.4g}<br>wins/ties/losses {p.wins}/{p.ties}/{p.losses}")
         z.append(zr), text.append(tr), hover.append(hr)
@@ -101,7 +101,7 @@ def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: s
         colour = GREY if o.dominated else tier_colour(o.tier)
         fig.add_trace(go.Scatter(
             x=[getattr(o, cost) * scale], y=[o.quality], mode="markers+text", text=[_esc(o.model)],
-            textposition="top center", name=_esc(o.model), showlegend=False,
+            textposition="middle right", name=_esc(o.model), showlegend=False,
             textfont=dict(color="#9aa5b1" if o.dominated else "#1f2933"),
             marker=dict(size=13, color=colour, line=dict(color="#ffffff", width=1)),
             error_y=dict(type="data", symmetric=False, array=[o.high - o.quality], arrayminus=[o.quality - o.low],
@@ -110,6 +110,15 @@ def pareto_chart(v: Verdict, options: tuple[Option, ...] | list[Option], cost: s
                            f"<br>{v.metric} %{{y:.4f}} [{o.low:.4f}, {o.high:.4f}]<br>{axes[cost]}: %{{x:,.3g}}"
                            "<extra></extra>")))
     fig.update_layout(height=400, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis=dict(title=axes[cost], rangemode="tozero"),
+                      xaxis=_x_axis(axes[cost], [getattr(o, cost) * scale for o in known]),
                       yaxis=dict(title=f"{v.metric} (95 % CI)"))
     return fig
+
+
+def _x_axis(title: str, values: list[float]) -> dict:
+    """Log scale when every value is positive and they span more than 20×: a 2 ms and a 1,300 ms model
+    would otherwise sit on top of each other at zero. Linear from zero otherwise ($0 for local models)."""
+    positive = [v for v in values if v > 0]
+    if values and len(positive) == len(values) and max(positive) > 20 * min(positive):
+        return dict(title=title + " (log scale)", type="log")
+    return dict(title=title, rangemode="tozero")
