@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_support.resources import workspace
 from app_support.text import md_escape
 from embedlab import comparison, jobs
 from embedlab.chunking import Chunking
@@ -48,8 +49,6 @@ def ensure_sample(ws) -> comparison.Comparison:
 
 @st.cache_resource(show_spinner=False)
 def _sample_id() -> str:
-    from app_support.state import workspace
-
     return ensure_sample(workspace()).id
 
 

@@ -15,6 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from app_support.resources import workspace
+from app_support.sample import sample_id
 from app_support.text import md_escape
 from embedlab import comparison, jobs
 from embedlab.store import WorkspaceLockedError
@@ -23,12 +25,6 @@ from embedlab.workspace import Dataset, Workspace
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 _STICKY = "_url_state"  # page → {param: value}, in session_state (survives page switches)
 RECENT = "_recent_comparisons"  # ids this session created or opened: the picker shows only these
-
-
-@st.cache_resource(show_spinner=False)
-def workspace() -> Workspace:
-    """One Workspace (and so one Milvus client) per server process."""
-    return Workspace()
 
 
 @dataclass
@@ -111,8 +107,6 @@ def comparison_id() -> str | None:
     """``c`` from the URL, else the comparison this session had open, else the sample."""
     cid = st.query_params.get("c") or st.session_state.get("_cid")
     if not cid:
-        from app_support.sample import sample_id
-
         cid = sample_id()
     return cid
 
