@@ -35,7 +35,7 @@ def add_version(ws: Workspace, ds: Dataset, documents: list[Document]) -> Datase
     version = int(ds.report.get("version", 1)) + 1
     base = ds.report.get("base_name") or ds.name
     report = {**ds.report, "parent": ds.key, "version": version, "added": added, "base_name": base}
-    return ws.add_dataset(docs, ds.chunking, ds.eval_set, name=f"{base} · v{version}", report=report)
+    return ws.add_dataset(docs, ds.chunking, ds.eval_set, name=f"{base} · v{version}", report=report, parent=ds)
 
 
 def add_files(ws: Workspace, comp: comparison.Comparison, documents: list[Document]) -> comparison.Comparison:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunking import Chunk, Chunking, chunk_documents, corpus_key
+from .chunking import Chunk, Chunking, chunk_documents, chunk_text, corpus_key
 from .documents import Document, EvalSet
 
 
@@ -55,8 +55,10 @@ class Workspace:
         return self._store
 
     # -- datasets ---------------------------------------------------------------------------
-    def add_dataset(self, documents, chunking: Chunking, eval_set=None, name="", report=None) -> Dataset:
-        chunks = chunk_documents(documents, chunking)
+    def add_dataset(self, documents, chunking: Chunking, eval_set=None, name="", report=None,
+                    parent: Dataset | None = None) -> Dataset:
+        """``parent``: an earlier version; its unchanged documents' chunks are taken, not cut again."""
+        chunks = _chunks(documents, chunking, parent)
         ckey = corpus_key(chunks, chunking)
         key = ckey if eval_set is None else f"{ckey}-{_eval_hash(eval_set)}"
         ds = Dataset(key, name or f"{len(documents)} documents", list(documents), chunks, chunking,
@@ -118,6 +120,20 @@ class Workspace:
 
     def comparison_dir(self, cid: str) -> Path:
         return self.root / "comparisons" / cid
+
+
+def _chunks(documents, chunking: Chunking, parent: Dataset | None) -> list[Chunk]:
+    if parent is None or parent.chunking != chunking:
+        return chunk_documents(documents, chunking)
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in parent.chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    before = {d.id: d.full_text for d in parent.documents}
+    out: list[Chunk] = []
+    for d in documents:  # chunk_text depends on the document alone: same id and text, same chunks
+        same = before.get(d.id) == d.full_text
+        out.extend(by_doc.get(d.id, []) if same else chunk_text(d.id, d.full_text, chunking))
+    return out
 
 
 def write_json(path: Path, data) -> None:

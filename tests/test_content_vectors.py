@@ -226,3 +226,17 @@ def test_sparse_vectors_are_copied_and_embedded_exactly(workspace):
             width = max(m.shape[1], want.shape[1])
             a, b = (sp.csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], width)) for x in (m, want))
             assert m.shape[0] == len(texts) and (a != b).nnz == 0
+
+
+def test_a_new_version_takes_its_parents_chunks_and_they_are_the_same(workspace):
+    from embedlab import versions
+    from embedlab.chunking import chunk_documents
+
+    ds = workspace.add_dataset(docs(12), Chunking(64, 8), name="parent")
+    grown = docs(3, start=100)
+    v2 = versions.add_version(workspace, ds, grown + ds.documents[:2])  # two already there: skipped
+    assert v2.report["added"] == 3 and v2.report["version"] == 2 and v2.report["parent"] == ds.key
+    assert v2.chunks == chunk_documents(ds.documents + grown, Chunking(64, 8))
+    assert v2.corpus_key != ds.corpus_key and v2.name == "parent · v2"
+    with pytest.raises(ValueError, match="no document"):
+        versions.add_version(workspace, v2, ds.documents[:3])
