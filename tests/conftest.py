@@ -12,6 +12,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "scifact-mini"
+# One hostile string for every test that shows user text (markdown, HTML, links): it must stay characters.
+HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
 SHARED = ROOT.parent / "shared" / "datasets"
 PY = sys.executable
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import PY, ROOT
+from conftest import HOSTILE, PY, ROOT
 
 from embedlab import comparison
 from embedlab.chunking import Chunking
@@ -15,7 +15,6 @@ from embedlab.documents import Document
 
 APP = str(ROOT / "streamlit_app.py")
 MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25"]
-HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import HOSTILE
 from test_documents import zip_bytes  # tests/ is on sys.path (pytest rootdir conftest)
 
 from embedlab.documents import Document, load_uploads
 
-HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
 GOOD = ("good.txt", b"A perfectly normal document.")
 
 
@@ -51,11 +51,10 @@ def test_a_reader_that_crashes_costs_only_its_own_file(monkeypatch):
 
 
 # -- 2. rendering: document text stays text --------------------------------------------------------
-def _hit_card_page():
+def _hit_card_page(evil: str):  # run as a script of its own: the hostile text comes in as an argument
     from app_support.results import hit_card
     from embedlab.explore import Result
 
-    evil = "<script>alert(1)</script> [x](javascript:alert(2)) <img src=x onerror=alert(3)>"
     hit_card(Result("bm25", 1, 0, "evil", "<b>Evil</b> [t](javascript:alert(4)) <img src=y>",
                     f"Body {evil}", 1.0, True, 2), n_models=2)
 
@@ -64,7 +63,7 @@ def test_top_k_hit_cards_show_hostile_titles_and_text_as_text():
     """results.hit_card (Search page top-k lists): title markdown-escaped, text as plain st.text."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_hit_card_page, default_timeout=60).run()
+    at = AppTest.from_function(_hit_card_page, args=(HOSTILE,), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     [title] = [m.value for m in at.markdown if "Evil" in m.value]
     bare = re.sub(r"\\.", "", title)  # what is left once every backslash-escaped character is removed

@@ -8,7 +8,7 @@ import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
-from conftest import ROOT
+from conftest import HOSTILE, ROOT
 
 from embedlab import comparison, robustness
 from embedlab.chunking import Chunking
@@ -17,7 +17,6 @@ from embedlab.documents import Document
 APP = str(ROOT / "streamlit_app.py")
 PAGE = "pages/7_Robustness.py"
 MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25"]
-HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2))"
 
 
 @pytest.fixture(scope="session")
