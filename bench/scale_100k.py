@@ -31,14 +31,13 @@ def documents(n: int, seed: int = 0):
 
 
 def bare(chunks: list[str]) -> dict:
-    from embedlab.embedders import get_embedder
-    from embedlab.embedders.registry import _build, canonical_id
+    from embedlab.embedders import fresh, get_embedder
 
     out = {}
     for m in MODELS:
         emb = get_embedder(m)
         if emb.needs_fit:
-            emb = _build(canonical_id(m), {})
+            emb = fresh(m)
         if not emb.needs_fit:
             emb.encode_documents(chunks[:32])  # warm: first-call costs are not throughput
         t = time.perf_counter()

@@ -54,11 +54,9 @@ def _fitted_copy(model_id, options, ds):
     key = (model_id, tuple(sorted(options.items())), ds.corpus_key)
     with _fit_lock:
         if key not in _fitted:
-            from .embedders.registry import _build, canonical_id
+            from .embedders import fitted
 
-            emb = _build(canonical_id(model_id), options)
-            emb.fit(ds.chunk_texts)
-            _fitted[key] = emb
+            _fitted[key] = fitted(model_id, ds.chunk_texts, **options)
         return _fitted[key]
 
 

@@ -64,10 +64,9 @@ def probe_embedder(model_id: str, options: dict | None = None, api_key: str | No
     opts = {**(options or {}), **({"api_key": api_key} if api_key else {})}
     emb = get_embedder(model_id, **opts)
     if emb.needs_fit:
-        from .embedders.registry import _build, canonical_id
+        from .embedders import fitted
 
-        emb = _build(canonical_id(model_id), opts)
-        emb.fit(list(fit_texts))
+        emb = fitted(model_id, fit_texts, **opts)
     return emb
 
 

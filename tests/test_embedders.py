@@ -15,10 +15,9 @@ DOCS = ["A man is playing a guitar on stage.", "The stock market fell sharply on
 def embedder(request):
     emb = get_embedder(request.param)
     if emb.needs_fit:
-        from embedlab.embedders.registry import _build
+        from embedlab.embedders import fitted
 
-        emb = _build(request.param, {})
-        emb.fit(DOCS + ["Guitar lessons for beginners.", "Markets and stocks."])
+        emb = fitted(request.param, DOCS + ["Guitar lessons for beginners.", "Markets and stocks."])
     return emb
 
 

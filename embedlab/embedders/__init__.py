@@ -1,5 +1,5 @@
 from .base import Embedder, EmbedderError, similarity
-from .registry import UnknownEmbedderError, canonical_id, get_embedder, list_models
+from .registry import UnknownEmbedderError, canonical_id, fitted, fresh, get_embedder, list_models
 
-__all__ = ["Embedder", "EmbedderError", "UnknownEmbedderError", "canonical_id", "get_embedder",
+__all__ = ["Embedder", "EmbedderError", "UnknownEmbedderError", "canonical_id", "fitted", "fresh", "get_embedder",
            "list_models", "similarity"]

@@ -115,6 +115,19 @@ def _fingerprint(name: str, value) -> str:
     return hashlib.sha256(text.encode()).hexdigest() if "key" in name else text
 
 
+def fresh(model_id: str, **options):
+    """A new instance of ``model_id`` that nobody else holds (``get_embedder`` shares one per process)."""
+    return _build(canonical_id(model_id), options)
+
+
+def fitted(model_id: str, texts, **options):
+    """A new instance fitted on ``texts``: a corpus-dependent model (BM25) learns its statistics from
+    these texts alone; for a pretrained model fitting is a no-op."""
+    emb = fresh(model_id, **options)
+    emb.fit(list(texts))
+    return emb
+
+
 def _build(cid: str, options: dict):
     if cid.startswith("st:"):
         spec = Spec(cid, _P + "sentence_transformers:STEmbedder", "", {"name": cid[3:]}, bundled=False)
