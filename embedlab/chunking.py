@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Chunking:
@@ -77,10 +79,18 @@ def corpus_key(chunks: Sequence[Chunk], chunking: Chunking) -> str:
     return h.hexdigest()[:24]
 
 
+def token_counts(embedder, texts: Sequence[str]) -> dict:
+    """Tokens under the model's own tokenizer, and how many texts exceed its context window."""
+    counts = np.asarray(embedder.count_tokens(list(texts)), dtype=np.int64)
+    if counts.size == 0:
+        return {"total": 0, "mean": 0.0, "p95": 0.0, "max": 0, "over_context": 0}
+    return {"total": int(counts.sum()), "mean": float(counts.mean()),
+            "p95": float(np.percentile(counts, 95)), "max": int(counts.max()),
+            "over_context": int((counts > embedder.max_tokens).sum())}
+
+
 def truncation_report(embedder, texts: Sequence[str]) -> dict:
     """Tokens per chunk under the model's own tokenizer, and how many exceed its window."""
-    from .costs import token_counts
-
     stats = token_counts(embedder, list(texts))
     return {"model": embedder.id, "tokenizer": embedder.tokenizer_name, "context_window": embedder.max_tokens,
             **stats, "over_context_pct": 100.0 * stats["over_context"] / max(len(texts), 1)}

