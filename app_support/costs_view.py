@@ -78,10 +78,6 @@ def price_rows(model_ids: list[str]) -> list[dict]:
     table = []
     for mid in model_ids:
         card = catalog.get_card(mid)
-        table.append({"model": mid, "price per 1M tokens ($)": card.price_per_1m_tokens if card else None,
+        table.append({"model": mid, costs.PRICE_COLUMN: card.price_per_1m_tokens if card else None,
                       "source": (card.price_source or "catalog") if card else "not in the catalog — type a price"})
     return table
-
-
-def mb(n) -> float | None:
-    return None if n is None else n / 1024 / 1024

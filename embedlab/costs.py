@@ -103,3 +103,45 @@ def cost_table(rows: list[dict], price_overrides: dict[str, float] | None = None
                     "price": price, "price_source": source,
                     "corpus_cost": None if price is None else embedding_cost(row["tokens"], price)})
     return out
+
+
+PRICE_COLUMN = "price per 1M tokens ($)"
+DEFAULT_QUERY_TOKENS = 12.0  # a short search query, when no evaluation queries were measured
+
+
+def price_overrides(edited: list[dict], catalog_prices: dict[str, float | None]) -> dict[str, float]:
+    """The prices a user changed in the price table: {model: price} for rows that differ from the catalog."""
+    out = {}
+    for row in edited:
+        value = row.get(PRICE_COLUMN)
+        if value is not None and value == value and value != catalog_prices.get(row["model"]):  # NaN: left blank
+            out[row["model"]] = float(value)
+    return out
+
+
+def cost_report(table: list[dict], stats: dict[str, dict], target_docs: int, docs_per_chunk: float,
+                queries_per_month: float) -> tuple[list[dict], list[dict], int]:
+    """The Costs page's two tables from ``cost_table`` rows and each model's token statistics:
+    (measured on this corpus, projected to ``target_docs`` documents, the projected chunk count)."""
+    target_chunks = int(round(target_docs / max(docs_per_chunk, 1e-12)))
+    measured, projected = [], []
+    for row in table:
+        s = stats[row["model"]]
+        p = project(row["chunks"], row["tokens"], row["embed_seconds"], target_chunks,
+                    price_per_1m=row["price"] or 0.0, dim=row.get("dim"), nnz_mean=row.get("nnz_mean"))
+        timed = row.get("measured", True)
+        measured.append({"model": row["model"], "tokenizer": s["tokenizer"], "tokens": row["tokens"],
+                         "tokens / chunk": s["mean"], "over context %": s["over_context_pct"],
+                         "embed ms / chunk": row["sec_per_chunk"] * 1000 if timed else None,
+                         "embed ms / 1k tokens": row["ms_per_1k_tokens"] if timed else None,
+                         "timing": row.get("timing"), "storage MB": None if row["storage"] is None
+                         else row["storage"] / 1024**2, "cost of this corpus $": row["corpus_cost"]})
+        priced = row["price"] is not None
+        q_tokens = s.get("query_tokens_mean") or DEFAULT_QUERY_TOKENS
+        projected.append({"model": row["model"], "tokens": p["tokens"],
+                          "embedding time h": p["seconds"] / 3600 if timed else None,
+                          "storage GB": None if p["storage_bytes"] is None else p["storage_bytes"] / 1024**3,
+                          "embedding cost $": p["cost"] if priced else None,
+                          "queries / month $": monthly_query_cost(queries_per_month, q_tokens, row["price"])
+                          if priced else None})
+    return measured, projected, target_chunks

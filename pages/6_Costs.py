@@ -36,33 +36,11 @@ with c3:
 
 st.subheader("Prices")
 edited = st.data_editor(pd.DataFrame(costs_view.price_rows(models)), hide_index=True, disabled=["model", "source"],
-                        key="costs:prices", column_config={"price per 1M tokens ($)": st.column_config.NumberColumn(
+                        key="costs:prices", column_config={costs.PRICE_COLUMN: st.column_config.NumberColumn(
                             min_value=0.0, format="%.4f"), "source": st.column_config.TextColumn(width="large")})
-PRICE = "price per 1M tokens ($)"
-catalog_prices = {r["model"]: r[PRICE] for r in costs_view.price_rows(models)}
-overrides = {r["model"]: float(r[PRICE]) for r in edited.to_dict("records")
-             if pd.notna(r[PRICE]) and r[PRICE] != catalog_prices.get(r["model"])}
-table = costs.cost_table(rows, overrides)
-
-target_chunks = int(round(target_docs / docs_per_chunk))
-measured, projected = [], []
-for row in table:
-    s = stats[row["model"]]
-    p = costs.project(row["chunks"], row["tokens"], row["embed_seconds"], target_chunks,
-                      price_per_1m=row["price"] or 0.0, dim=row.get("dim"), nnz_mean=row.get("nnz_mean"))
-    q_tokens = s["query_tokens_mean"] or 12.0
-    measured.append({"model": row["model"], "tokenizer": s["tokenizer"], "tokens": row["tokens"],
-                     "tokens / chunk": s["mean"], "over context %": s["over_context_pct"],
-                     "embed ms / chunk": row["sec_per_chunk"] * 1000 if row["measured"] else None,
-                     "embed ms / 1k tokens": row["ms_per_1k_tokens"] if row["measured"] else None,
-                     "timing": row["timing"],
-                     "storage MB": costs_view.mb(row["storage"]), "cost of this corpus $": row["corpus_cost"]})
-    projected.append({"model": row["model"], "tokens": p["tokens"],
-                      "embedding time h": p["seconds"] / 3600 if row["measured"] else None,
-                      "storage GB": None if p["storage_bytes"] is None else p["storage_bytes"] / 1024**3,
-                      "embedding cost $": p["cost"] if row["price"] is not None else None,
-                      "queries / month $": (costs.monthly_query_cost(monthly, q_tokens, row["price"])
-                                            if row["price"] is not None else None)})
+catalog_prices = {r["model"]: r[costs.PRICE_COLUMN] for r in costs_view.price_rows(models)}
+table = costs.cost_table(rows, costs.price_overrides(edited.to_dict("records"), catalog_prices))
+measured, projected, target_chunks = costs.cost_report(table, stats, target_docs, docs_per_chunk, monthly)
 
 num = {c: st.column_config.NumberColumn(format="%.2f") for c in
        ["tokens / chunk", "over context %", "embed ms / chunk", "embed ms / 1k tokens", "storage MB",

@@ -99,3 +99,35 @@ def test_no_price_is_hard_coded_outside_the_catalog():
     source = Path(costs.__file__).read_text() + Path(catalog.__file__).read_text()
     for price in prices:
         assert not re.search(rf"(?<![\d.]){re.escape(repr(price))}(?![\d])", source), price
+
+
+def test_cost_report_projects_every_row():
+    table = costs.cost_table([
+        {"model": "minilm", "chunks": 1000, "tokens": 200_000, "embed_seconds": 20.0, "dim": 384},
+        {"model": "openai:text-embedding-3-small", "chunks": 1000, "tokens": 200_000, "embed_seconds": 50.0,
+         "dim": 1536, "measured": False},
+        {"model": "openai:acme-embed", "chunks": 1000, "tokens": 200_000, "embed_seconds": 5.0}],
+        {"minilm": 0.0})
+    stats = {m: {"tokenizer": "t", "mean": 200.0, "over_context_pct": 1.5, "query_tokens_mean": q}
+             for m, q in [("minilm", 10.0), ("openai:text-embedding-3-small", None), ("openai:acme-embed", 8.0)]}
+    measured, projected, target = costs.cost_report(table, stats, target_docs=50_000, docs_per_chunk=0.5,
+                                                    queries_per_month=1_000_000)
+    assert target == 100_000  # 50k documents at 2 chunks each
+    mini, small, acme = projected
+    assert mini["tokens"] == 20_000_000 and mini["embedding time h"] == pytest.approx(2000 / 3600)
+    assert mini["storage GB"] == pytest.approx((100_000 * 384 * 4 + 100_000 * 128) / 1024**3)
+    assert mini["embedding cost $"] == 0.0 and mini["queries / month $"] == 0.0
+    price = catalog.get_card("openai:text-embedding-3-small").price_per_1m_tokens
+    assert small["embedding cost $"] == pytest.approx(20 * price)
+    assert small["queries / month $"] == pytest.approx(12 * price)  # 1M queries × 12 tokens (no measured queries)
+    assert small["embedding time h"] is None and measured[1]["embed ms / chunk"] is None  # not timed in the run
+    assert acme["embedding cost $"] is None and acme["queries / month $"] is None and acme["storage GB"] is None
+    assert measured[0]["embed ms / chunk"] == pytest.approx(20.0) and measured[0]["storage MB"] == pytest.approx(
+        (1000 * 384 * 4 + 1000 * 128) / 1024**2)
+
+
+def test_price_overrides_are_only_the_changed_prices():
+    catalog_prices = {"a": 0.02, "b": None, "c": 0.1}
+    edited = [{"model": "a", costs.PRICE_COLUMN: 0.02}, {"model": "b", costs.PRICE_COLUMN: float("nan")},
+              {"model": "c", costs.PRICE_COLUMN: 0.5}, {"model": "d", costs.PRICE_COLUMN: 0.0}]
+    assert costs.price_overrides(edited, catalog_prices) == {"c": 0.5, "d": 0.0}

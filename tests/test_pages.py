@@ -236,10 +236,15 @@ def test_guards_without_eval_set(bare_comp):
 
 def test_costs(app_comp):
     at = run_page("pages/6_Costs.py", app_comp.id, docs=5000, qpm=1000)
-    measured = at.dataframe[-3].value if len(at.dataframe) > 3 else at.dataframe[1].value
+    measured = next(d.value for d in at.dataframe if "tokens / chunk" in d.value.columns)
     assert {"bm25", "model2vec", "glove-50d"} <= set(measured["model"])
     assert "5,000 documents" in texts(at.subheader)
-    assert len(at.get("arrow_data_frame")) or at.dataframe
+    projected = next(d.value for d in at.dataframe if "embedding cost $" in d.value.columns).set_index("model")
+    measured = measured.set_index("model")
+    # the sample's 500 documents projected to 5,000, linearly: ten times the tokens; local models cost nothing
+    for model in ("model2vec", "glove-50d"):
+        assert projected.loc[model, "tokens"] == pytest.approx(10 * measured.loc[model, "tokens"], rel=0.01)
+        assert projected.loc[model, "embedding cost $"] == 0.0
 
 
 def test_share_link_and_report(app_comp):
