@@ -5,6 +5,9 @@ chunk's ordinal in the corpus) and ``vec`` (dense FLOAT_VECTOR or SPARSE_FLOAT_V
 Lite cannot add a field to a collection later, and models are chosen per comparison, so a
 collection never holds two models; hybrid fusion across collections happens in Python with
 Milvus' own formulas (see ``fusion.py``, tested against ``hybrid_search``).
+
+Those per-corpus collections are *views*: ``vectors.py`` fills them from a content collection per
+model fingerprint (``el_v_…``, keyed by a hash of the embedded text), so a text is embedded once.
 """
 
 from __future__ import annotations
