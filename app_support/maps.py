@@ -97,7 +97,7 @@ def _step_scale(colours: list[str]) -> list:
 def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[str] | None, hover: list[str],
            highlights: dict[str, list[int]], selected: int | None, models: list[str], show_scale: bool,
            title: str = "", colour_title: str = "", *, selection=None, palette: list[str] | None = None,
-           labels: bool = False, visible: np.ndarray | None = None, dragmode: str = "select",
+           labels: bool = False, visible: np.ndarray | None = None, dragmode: str = "pan",
            highlight_colours: dict[str, str] | None = None, emphasis: set[int] | None = None) -> go.Figure:
     """One model's map: every point coloured, plus each model's neighbour set outlined in that
     model's colour, so one map shows where the other models' neighbours landed. ``show_scale``:

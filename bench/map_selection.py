@@ -125,6 +125,8 @@ def select(page, left: float) -> tuple[float, list[int]]:
     x0, y0 = a["x"] + a["w"] * left, a["y"] + a["h"] * 0.3
     x1, y1 = a["x"] + a["w"] * (left + 0.12), a["y"] + a["h"] * 0.7
     inside = page.evaluate(IN_BOX_JS, [x0, y0, x1, y1])
+    page.locator(".js-plotly-plot").first.hover()
+    page.locator(".js-plotly-plot").first.locator('[data-title="Box Select"]').click()
     page.mouse.move(x0, y0)
     page.mouse.down()
     page.mouse.move(x1, y1, steps=5)

@@ -1,4 +1,4 @@
-"""Map: every model's view of the corpus, aligned side by side. Drag a box or lasso on any map:
+"""Map: every model's view of the corpus, aligned side by side. A box or lasso on any map:
 the same chunks are ringed on every map and listed below (CSV export, kept in the link). Click a
 chunk or type a query: each model's nearest neighbours are ringed on every map."""
 
@@ -20,7 +20,7 @@ if not models:
     st.info("No model has finished embedding yet — the Overview page shows progress.")
     st.stop()
 st.caption("One 2-D map per model, rotated and scaled onto the first so the same chunk sits in a comparable "
-           "place. Drag a box (or pick the lasso above a map): the same chunks are ringed on every map and "
+           "place. Pick the box or lasso tool above a map and drag: the same chunks are ringed on every map and "
            "listed below. Click a point (or type a chunk id or a query): each model's nearest neighbours are "
            "ringed in that model's colour on every map.")
 

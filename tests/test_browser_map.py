@@ -54,7 +54,8 @@ _MAKE = textwrap.dedent("""
 RINGED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => (gd._fullData || [])
   .filter(t => t.meta && t.meta[0] === 'selection').flatMap(t => Array.from(t.customdata)).sort((a, b) => a - b))"""
 LEGEND_JS = """(i) => [...document.querySelectorAll('.js-plotly-plot')[i].querySelectorAll('.legendtext')]
-  .map(e => e.textContent).filter(name => !name.startsWith('selected ('))"""
+  .map(e => e.textContent).filter(name => !name.startsWith('selected') && !['bm25', 'model2vec'].includes(name))"""
+# (the legend's other entries: the selection, the clicked chunk's star and each model's rings)
 # JS: the plot area of map i on screen, and the chunk ids whose points fall inside a screen polygon.
 AREA_JS = """(i) => { const gd = document.querySelectorAll('.js-plotly-plot')[i]; gd.scrollIntoView({block: 'center'});
   const r = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -109,6 +110,12 @@ def page(server, browser):
     page.context.close()
 
 
+def tool(page, i: int, name: str) -> None:
+    """Pick a drag tool ("Box Select", "Lasso Select") in map i's modebar."""
+    page.locator(".js-plotly-plot").nth(i).hover()
+    page.locator(".js-plotly-plot").nth(i).locator(f'[data-title="{name}"]').click()
+
+
 def drag(page, points: list[tuple[float, float]]) -> None:
     page.mouse.move(*points[0])
     page.mouse.down()
@@ -139,6 +146,7 @@ def test_box_selection_on_one_map_rings_the_same_chunks_on_the_other(page):
            (a["x"] + a["w"] * 0.7, a["y"] + a["h"] * 0.9), (a["x"] + a["w"] * 0.15, a["y"] + a["h"] * 0.9)]
     inside = page.evaluate(INSIDE_JS, [0, box])
     assert 3 <= len(inside) < 45, inside  # a real part of the map, not all of it
+    tool(page, 0, "Box Select")
     drag(page, [box[0], box[2]])
     ringed = selection_shown(page, len(inside))
     assert ringed == [inside, inside]  # the same chunk ids, ringed on both maps
@@ -168,8 +176,7 @@ def test_a_shared_link_reopens_the_selection(page, browser):
 
 def test_lasso_on_the_second_map_replaces_the_selection(page):
     a = page.evaluate(AREA_JS, 1)
-    page.locator(".js-plotly-plot").nth(1).hover()
-    page.locator(".js-plotly-plot").nth(1).locator('[data-title="Lasso Select"]').click()
+    tool(page, 1, "Lasso Select")
     cx, cy, rx, ry = a["x"] + a["w"] * 0.5, a["y"] + a["h"] * 0.5, a["w"] * 0.35, a["h"] * 0.45
     poly = [(cx + rx * math.cos(t / 10 * 2 * math.pi), cy + ry * math.sin(t / 10 * 2 * math.pi)) for t in range(10)]
     inside = page.evaluate(INSIDE_JS, [1, poly])

@@ -105,7 +105,7 @@ def test_selection_is_ringed_with_its_chunk_ids_and_a_filter_hides_points_everyw
         shown = [c for t in fig.data if t.meta and t.meta[0] == "chunks" for c in t.customdata]
         assert sorted(shown) == list(ms.ids[visible])
         assert [a.text for a in fig.layout.annotations] == ["p", "r"]  # q and s are filtered away
-        assert fig.layout.dragmode == "select"
+        assert fig.layout.dragmode == "pan"  # a click selects one chunk; box and lasso are in the modebar
 
 
 def test_events_give_chunk_ids_in_every_shape():
