@@ -43,7 +43,8 @@ _PREPARE = textwrap.dedent("""
     t = time.perf_counter()
     projection.map_set(ws, comp, "pca", None)
     clusters.comparison_clusters(ws, comp, ds)
-    neighbours.comparison_knn(ws, comp, 10)
+    if sys.argv[5] == "1":
+        neighbours.comparison_knn(ws, comp, 10)
     print(f"maps, clusters and neighbours stored in {time.perf_counter() - t:.0f} s", flush=True)
     print("CID", comp.id, flush=True)
 """)
@@ -64,11 +65,13 @@ def main() -> None:
     ap = c.parser(__doc__, n_default=50_000, n_quick=10_000)
     ap.add_argument("--root", help="workspace folder (reused when it holds the same comparison)")
     ap.add_argument("--repeat", type=int, default=3, help="selections (and reruns) timed; the best is reported")
+    ap.add_argument("--no-knn", action="store_true", help="do not store the neighbour lists first (minutes at "
+                    "50k × 4): the table then has no overlap columns and the server computes them in the background")
     args = ap.parse_args()
     c.header("map_selection (#13)")
     n = c.size(args)
     root = Path(args.root or tempfile.mkdtemp(prefix="embedlab-mapsel-"))
-    cid = prepare(n, root)
+    cid = prepare(n, root, not args.no_knn)
     from browser_util import Server, chromium, new_page
 
     srv = Server(root, log_name="map_selection_server.log")
@@ -81,9 +84,10 @@ def main() -> None:
     c.write_json(args.json, {"points": n, "maps": len(MODELS), **figures})
 
 
-def prepare(n: int, root: Path) -> str:
+def prepare(n: int, root: Path, knn: bool) -> str:
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _PREPARE, str(n), ",".join(MODELS), str(c.ROOT / "bench"), str(root)],
+    out = subprocess.run([sys.executable, "-c", _PREPARE, str(n), ",".join(MODELS), str(c.ROOT / "bench"), str(root),
+                          "1" if knn else "0"],
                          cwd=c.ROOT, capture_output=True, text=True)
     print(out.stdout.strip(), flush=True)
     if out.returncode:
