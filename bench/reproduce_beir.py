@@ -34,7 +34,7 @@ def main() -> int:
     from embedlab import comparison
     from embedlab.catalog import published_scores
     from embedlab.chunking import Chunking
-    from embedlab.cli import _stderr_progress
+    from embedlab.cli.common import stderr_progress as _stderr_progress
     from embedlab.documents import load_paths
     from embedlab.workspace import Workspace
 

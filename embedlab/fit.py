@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fit_index import measure_hnsw_vs_flat, memory_table, recall_vs, top_ids
+
 PRECISIONS = ("float32", "int8", "binary")
 TRUNCATE_DIMS = (64, 128, 256)
 RESCORE_MULT = 4  # candidates fetched per result before rescoring (sentence-transformers' example uses 4)
@@ -145,7 +147,7 @@ class Searcher:
             if exclude is not None:
                 rows = np.nonzero(exclude[s : s + block] >= 0)[0]
                 sc[rows, exclude[s : s + block][rows]] = -np.inf
-            top = _top(sc, fetch)
+            top = top_ids(sc, fetch)
             if self.v.rescore:
                 exact = np.einsum("qd,qkd->qk", q, self.full[top])
                 if exclude is not None:
@@ -178,23 +180,6 @@ def _one_thread():
 
         return nullcontext()
     return threadpool_limits(1)
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column ids of the k best scores per row, best first; ties by lower id (stable)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
-        np.arange(scores.shape[1]), (scores.shape[0], 1))
-    vals = np.take_along_axis(scores, part, 1)
-    order = np.lexsort((part, -vals), axis=1)
-    return np.take_along_axis(part, order, 1)
-
-
-def recall_vs(ids: np.ndarray, ref: np.ndarray, k: int = 10) -> float:
-    """Mean over queries of |top-k ∩ reference top-k| / k."""
-    if len(ref) == 0:
-        return 0.0
-    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(ids, ref, strict=True)]))
 
 
 def fit_model(corpus: np.ndarray, queries: np.ndarray, *, exclude: np.ndarray | None = None,
@@ -268,18 +253,17 @@ def fit_dataset(ws, ds, model_ids: Sequence[str], options: dict | None = None, *
 
 
 def fit_one(ws, ds, handle, *, milvus: bool = True, dims: Sequence[int] = TRUNCATE_DIMS) -> dict:
-    from . import fit_index
 
     n = len(ds.chunks)
     corpus = np.asarray(ws.store.vectors(handle.collection, list(range(n)), False), dtype=np.float32)
     queries, exclude, judged, source = _queries(ds, handle, corpus)
     rows = fit_model(corpus, queries, exclude=exclude, judged=judged, dims=dims)
-    memory = fit_index.memory_table(n, corpus.shape[1])
+    memory = memory_table(n, corpus.shape[1])
     result = {"dim": int(corpus.shape[1]), "n_vectors": n, **matryoshka_flag(handle.id),
               "queries": {"n": int(len(queries)), "source": source}, "variants": rows,
               "index_memory_bytes": {k: v["bytes"][n] for k, v in memory.items()}, "index_memory": memory}
     if milvus:
-        result["milvus"] = fit_index.measure_hnsw_vs_flat(ws.store, corpus, queries)
+        result["milvus"] = measure_hnsw_vs_flat(ws.store, corpus, queries)
     return result
 
 
@@ -312,8 +296,8 @@ def sweep(ws, documents, eval_set, model_ids: Sequence[str], sizes: Sequence[int
     model's context window and truncation rate}. Vectors already stored are reused."""
     from . import comparison
     from .chunking import NO_WINDOW, Chunking, truncation_report
-    from .cli import summary
     from .retrieval import open_model
+    from .summary import summary
 
     out = {}
     for size in sizes:

@@ -59,9 +59,8 @@ def measure_hnsw_vs_flat(store, corpus: np.ndarray, queries: np.ndarray, k: int 
                          n_latency: int = 50) -> dict:
     """recall@k (vs numpy's exact top-k) and single-query p50/p95 ms of Milvus' own FLAT and HNSW
     search, on two temporary collections in the workspace's store (dropped afterwards)."""
-    from .fit import _top, recall_vs
 
-    ref = _top(queries @ corpus.T, k)
+    ref = top_ids(queries @ corpus.T, k)
     out = {}
     for index, params in (("FLAT", {}), ("HNSW", {"M": HNSW_M, "efConstruction": 200})):
         name = f"embedlab_fit_tmp_{index.lower()}_{secrets.token_hex(4)}"
@@ -133,3 +132,20 @@ def _pct(sorted_values, p):
     if not sorted_values:
         return None
     return round(float(sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]), 3)
+
+
+def top_ids(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column ids of the k best scores per row, best first; ties by lower id (stable)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
+        np.arange(scores.shape[1]), (scores.shape[0], 1))
+    vals = np.take_along_axis(scores, part, 1)
+    order = np.lexsort((part, -vals), axis=1)
+    return np.take_along_axis(part, order, 1)
+
+
+def recall_vs(ids: np.ndarray, ref: np.ndarray, k: int = 10) -> float:
+    """Mean over queries of |top-k ∩ reference top-k| / k."""
+    if len(ref) == 0:
+        return 0.0
+    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(ids, ref, strict=True)]))

@@ -8,7 +8,8 @@ import pytest
 from conftest import SAMPLE
 
 from embedlab import fit, fit_index
-from embedlab.cli import COLUMNS, main
+from embedlab.cli import main
+from embedlab.summary import COLUMNS
 
 
 def test_bytes_per_vector():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 
-def add_bundle_commands(sub) -> None:
+def add_commands(sub) -> None:
     ex = sub.add_parser("export", help="write a comparison (dataset, vectors, maps, card) as one bundle file")
     ex.add_argument("--comparison", required=True, help="comparison id (the c= of its link)")
     ex.add_argument("--out", required=True, help="bundle file to write (.zip)")
@@ -18,8 +18,8 @@ def add_bundle_commands(sub) -> None:
 
 
 def cmd_export(args) -> int:
-    from .bundle import export
-    from .workspace import Workspace
+    from ..bundle import export
+    from ..workspace import Workspace
 
     head = export(Workspace(args.workspace), args.comparison, args.out)
     print(f"{args.out}: comparison {head['comparison_id']}, {len(head['files'])} files, "
@@ -30,8 +30,8 @@ def cmd_export(args) -> int:
 def cmd_import(args) -> int:
     from pathlib import Path
 
-    from .bundle import import_bundle
-    from .workspace import Workspace
+    from ..bundle import import_bundle
+    from ..workspace import Workspace
 
     if not Path(args.bundle).is_file():
         raise FileNotFoundError(f"no bundle file at {args.bundle}")
