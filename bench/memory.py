@@ -53,7 +53,8 @@ def main() -> None:
 
 def _held_once(ws, cid, objects) -> dict:
     """Per model: are the vectors the pages got the very matrix search holds (one copy)?"""
-    from embedlab import comparison, store
+    from embedlab import comparison
+    from embedlab import resident as store  # the vectors held in process live there
 
     comp = comparison.load(ws, cid)
     out = {}

@@ -50,7 +50,8 @@ def main() -> None:
     ws, ds, comp = _corpus.build(c.size(args), models, args.workspace, args.embed_all)
     _, queries, _ = c.scifact_raw()
     queries = list(queries.values())[: args.queries]
-    from embedlab import explore, store
+    from embedlab import explore
+    from embedlab import resident as store  # the vectors held in process live there
 
     store_ = ws.store
     assert store_.in_process, "Store.in_process is off: is EMBEDLAB_IN_PROCESS_SEARCH=0 or a Milvus server set?"

@@ -21,16 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
-from .store import sparse_rows_for_storage
+from .sparse_rows import sparse_rows_for_storage
 
 log = logging.getLogger("embedlab.store")
 CONTENT_PREFIX = "el_v_"
@@ -247,62 +245,3 @@ def stacked(blocks, sparse: bool):
         return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
                          format="csr").astype(np.float32)
     return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
-
-
-# -- a copy of each collection's vectors on disk (Milvus Lite only) ---------------------------
-# Reading a collection back from Lite takes 9 s for 50k × 384 (5 s of it inside Lite), paid by the
-# first search of every process that did not write it (a restart, a reopened link). The same
-# vectors as one .npz beside milvus.db read in well under a second. The file is a snapshot: every
-# write to the collection deletes it first (``Store._forget``, under the write lock), and it is
-# only used when its row count is the collection's.
-def cache_path(uri: str, name: str, *, even_if_off: bool = False) -> Path | None:
-    from .store import _REMOTE
-
-    off = os.environ.get("EMBEDLAB_VECTOR_CACHE", "1") == "0" and not even_if_off
-    if uri.startswith(_REMOTE) or off:
-        return None
-    return Path(uri).parent / "vectors" / f"{name}.npz"
-
-
-def save_cache(path: Path | None, held) -> None:
-    """Write ``held`` (ids + matrix) to ``path``; the caller holds the store's write lock."""
-    if path is None:
-        return
-    from .projection import save_npz
-
-    m = held.matrix
-    parts = (["dense"], [m]) if isinstance(m, np.ndarray) else (
-        ["data", "indices", "indptr"], [m.data, m.indices, m.indptr])
-    try:
-        save_npz(path, *parts, ids=held.ids, shape=np.array(m.shape))
-    except OSError as e:  # a full disk costs the speed-up, nothing else
-        log.warning("could not cache the vectors of %s: %s", path.stem, e)
-
-
-def load_cache(path: Path | None, sparse: bool, stored_rows: Callable[[], int]):
-    """(ids, matrix) from ``path`` when it holds as many rows as the collection, else None."""
-    if path is None or not path.exists():
-        return None
-    from .projection import load_npz
-
-    got = load_npz(path)
-    try:
-        if got is None:
-            raise ValueError("unreadable")
-        parts, arrays, extra = got
-        ids, shape = extra["ids"], tuple(int(v) for v in extra["shape"])
-        if sparse and parts == ["data", "indices", "indptr"]:
-            import scipy.sparse as sp
-
-            matrix = sp.csr_matrix(tuple(arrays), shape=shape)
-        elif not sparse and parts == ["dense"] and arrays[0].shape == shape:
-            matrix = arrays[0]
-        else:
-            raise ValueError("another kind of vectors")
-        stored = stored_rows()
-        if ids.ndim != 1 or len(ids) != shape[0] or int(stored) != len(ids):
-            raise ValueError(f"{len(ids)} rows cached, {stored} stored")
-    except (KeyError, ValueError, TypeError) as e:  # damaged, or not the collection's rows now
-        log.info("vector cache of %s not used: %s", path.stem, e)
-        return None
-    return ids.astype(np.int64), matrix

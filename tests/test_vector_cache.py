@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from conftest import ROOT
 
-from embedlab import store as store_mod
+from embedlab import resident as store_mod  # the vectors a store holds in process
 from embedlab.store import Store, sparse_rows_for_storage
 
 RNG = np.random.default_rng(11)
