@@ -11,6 +11,7 @@ import streamlit as st
 from app_support.state import Current, api_keys, workspace
 from embedlab import catalog, comparison, costs
 from embedlab.chunking import truncation_report
+from embedlab.records import is_hybrid
 from embedlab.retrieval import open_model
 
 NNZ_SAMPLE = 256  # chunks encoded to measure a sparse model's mean non-zeros per vector
@@ -53,7 +54,7 @@ def rows(cur: Current) -> tuple[list[dict], dict]:
     """cost_table input rows for the finished single models, and their token measurements."""
     out, stats = [], {}
     for mid in cur.done_models():
-        if mid.startswith("hybrid:"):
+        if is_hybrid(mid):
             continue
         r = cur.comp.results[mid]
         m = measure(cur.comp.id, mid, api_keys(cur.comp))

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support.text import md_escape
 from embedlab.embedders import list_models
 from embedlab.embedders.registry import UnknownEmbedderError, canonical_id
+from embedlab.records import is_hybrid
 
 DEFAULT = ("minilm", "bm25", "model2vec")
 EXTRA = "new:extra"  # [{"id", "options"}] added through the forms below
@@ -56,7 +57,7 @@ def _openai() -> None:
 
 def _hybrid(chosen: list[str]) -> None:
     sparse_ids = {s.id for s in list_models() if s.sparse}
-    dense = [m for m in chosen if m not in sparse_ids and not m.startswith("hybrid:")]
+    dense = [m for m in chosen if m not in sparse_ids and not is_hybrid(m)]
     sparse = [m for m in chosen if m in sparse_ids]
     if not (dense and sparse):
         st.caption("Choose at least one dense and one sparse model above to fuse them.")
@@ -89,14 +90,14 @@ def models_step() -> list[dict]:
                               default=[e["id"] for e in st.session_state[EXTRA]], key="new:keep")
         st.session_state[EXTRA] = [e for e in st.session_state[EXTRA] if e["id"] in keep]
         models = [{"id": m, "options": {}} for m in chosen] + st.session_state[EXTRA]
-    return _valid(sorted(models, key=lambda m: m["id"].startswith("hybrid:")))
+    return _valid(sorted(models, key=lambda m: is_hybrid(m["id"])))
 
 
 def _valid(models: list[dict]) -> list[dict]:
     ok = []
     for m in models:
         try:
-            if not m["id"].startswith("hybrid:"):
+            if not is_hybrid(m["id"]):
                 canonical_id(m["id"])
             ok.append(m)
         except UnknownEmbedderError as e:

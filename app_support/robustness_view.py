@@ -19,6 +19,7 @@ from embedlab import consistency, probes, projection, robustness
 from embedlab.documents import EvalSet
 from embedlab.embedders import EmbedderError, list_models
 from embedlab.explore import open_handles
+from embedlab.records import is_hybrid
 from embedlab.store import StoreError
 
 PAGE = "robust"
@@ -31,7 +32,7 @@ SCORE = {"min_value": 0.0, "max_value": 1.0}
 # -- models ------------------------------------------------------------------------------------------
 def probe_models(cur: Current) -> list[str]:
     """The comparison's models that have an embedder of their own (hybrids fuse two others)."""
-    return [m for m in cur.comp.model_ids if not m.startswith("hybrid:")]
+    return [m for m in cur.comp.model_ids if not is_hybrid(m)]
 
 
 def stored_models(cur: Current) -> list[str]:

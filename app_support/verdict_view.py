@@ -15,6 +15,7 @@ from app_support.text import md_escape, shorten
 from embedlab import comparison, evalcard, explore, recommend, verdict_plots
 from embedlab.embedders import EmbedderError
 from embedlab.evaluation import per_query_wins
+from embedlab.records import is_hybrid
 from embedlab.store import StoreError
 
 METRICS = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
@@ -191,7 +192,7 @@ def _open_query(cur, a: str, b: str, qid: str, k: int = 10) -> None:
     relevant = [i for i, c in enumerate(ds.chunks) if qrels.get(c.doc_id, 0) > 0]
     highlight = {"judged relevant": relevant, f"{a} top {k}": [h.chunk for h in hits.get(a, [])],
                  f"{b} top {k}": [h.chunk for h in hits.get(b, [])]}
-    vector_models = [m for m in (a, b) if not m.startswith("hybrid:")]
+    vector_models = [m for m in (a, b) if not is_hybrid(m)]
     if vector_models:
         st.caption("The query's judged-relevant chunks and each model's top hits, ringed on the aligned maps.")
         maps.linked_maps(cur, vector_models, highlight, key=f"dq_maps:{qid}")

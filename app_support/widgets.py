@@ -9,6 +9,7 @@ from app_support import language_view
 from app_support.state import RECENT, Current, open_comparison, share_url, workspace
 from app_support.text import md_escape
 from embedlab import catalog, comparison
+from embedlab.records import is_hybrid
 
 STATUS_ICON = {"done": "✓", "error": "✗", "embedding": "…"}
 CARD_COLUMNS = {"id": "model id", "context_window": "context window", "tokenizer": "tokenizer unit",
@@ -91,7 +92,7 @@ def _picker(cur: Current | None) -> None:
 
 def card_for(model_id: str) -> catalog.ModelCard:
     """The catalog card without loading the model; a blank card for models it does not know."""
-    if model_id.startswith("hybrid:"):
+    if is_hybrid(model_id):
         return catalog.ModelCard(id=model_id, name=model_id, provider="fusion of two models in this comparison",
                                  notes="Fuses the two models' ranked lists; no vectors of its own.")
     card = catalog.get_card(model_id)
@@ -102,7 +103,7 @@ def card_for(model_id: str) -> catalog.ModelCard:
 def cards_table(model_ids: list[str], height: int | str = "auto", shares: dict | None = None) -> None:
     """The eight factors (plus licence and sources) per model, one row each. Hybrids have no
     card of their own: they are their two parts."""
-    singles = [m for m in model_ids if not m.startswith("hybrid:")]
+    singles = [m for m in model_ids if not is_hybrid(m)]
     rows = catalog.card_rows([card_for(m) for m in singles])
     frame = pd.DataFrame(rows)[list(CARD_COLUMNS)].rename(columns=CARD_COLUMNS)
     st.dataframe(frame, hide_index=True, placeholder="–", height=height,
@@ -110,7 +111,7 @@ def cards_table(model_ids: list[str], height: int | str = "auto", shares: dict |
                                 "tokenizer unit": st.column_config.TextColumn(width="medium"),
                                 "training data": st.column_config.TextColumn(width="medium")})
     language_view.coverage(model_ids, shares or {})  # shares: {language: share} of the documents
-    hybrids = [m for m in model_ids if m.startswith("hybrid:")]
+    hybrids = [m for m in model_ids if is_hybrid(m)]
     if hybrids:
         st.caption(f"{md_escape(', '.join(hybrids))}: fusion of two models above (RRF, or a weighted sum "
                    "after @), so no card of its own.")

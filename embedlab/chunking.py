@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .records import is_hybrid
+
 
 @dataclass(frozen=True)
 class Chunking:
@@ -127,7 +129,7 @@ def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
 
     ids: list[str] = []
     for mid in model_ids:
-        parts = parse_hybrid(mid)["parts"] if mid.startswith("hybrid:") else [mid]
+        parts = parse_hybrid(mid)["parts"] if is_hybrid(mid) else [mid]
         ids += [p for p in parts if p not in ids]
     out = {}
     for mid in ids:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from . import evalcard, vectors, verdict
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
+from .records import is_hybrid
 from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
 from .store import StoreError
 from .workspace import Dataset, Workspace, read_json, write_json
@@ -68,8 +69,8 @@ def create(ws: Workspace, ds: Dataset, models: list, name: str = "", seed: int =
     entries = []
     for m in models:
         m = {"id": m} if isinstance(m, str) else dict(m)
-        mid = m["id"] if m["id"].startswith("hybrid:") else canonical_id(m["id"])
-        if mid.startswith("hybrid:"):
+        mid = m["id"] if is_hybrid(m["id"]) else canonical_id(m["id"])
+        if is_hybrid(mid):
             parse_hybrid(mid)  # validates now, not halfway through a run
         opts = {k: v for k, v in (m.get("options") or {}).items() if k not in SECRET_OPTIONS and v not in (None, "")}
         if mid not in [e["id"] for e in entries]:
@@ -112,13 +113,13 @@ def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_k
     ds = ws.load_dataset(comp.dataset_key)
     emit = progress or (lambda event: None)
     handles = {}
-    for mid in [m for m in comp.model_ids if not m.startswith("hybrid:")]:
+    for mid in [m for m in comp.model_ids if not is_hybrid(m)]:
         try:
             handles[mid] = _run_model(ws, ds, comp, mid, emit, (api_keys or {}).get(mid))
         except (EmbedderError, StoreError, ValueError, OSError, RuntimeError) as e:
             _record(ws, comp, mid, status="error", error=_safe_message(e, api_keys))
             emit({"model": mid, "stage": "error", "error": comp.results[mid]["error"]})
-    for mid in [m for m in comp.model_ids if m.startswith("hybrid:")]:
+    for mid in [m for m in comp.model_ids if is_hybrid(m)]:
         try:
             handles[mid] = open_hybrid(mid, handles)
             _record(ws, comp, mid, status="done", chunks=len(ds.chunks), embedded_now=0, embed_seconds=0.0)

@@ -13,6 +13,8 @@ import json
 import platform
 from importlib import metadata
 
+from .records import is_hybrid
+
 LIBRARIES = ("numpy", "torch", "sentence-transformers", "transformers", "pymilvus", "milvus-lite", "bm25s",
              "model2vec", "onnxruntime", "tiktoken", "umap-learn", "scikit-learn", "openai")
 # The packages whose weights or code make each bundled model's vectors.
@@ -48,7 +50,7 @@ def build(comp, ds) -> dict:
     for mid in comp.model_ids:
         r = comp.results.get(mid, {})
         models[mid] = {"settings": r.get("settings", {}), "tokenizer": r.get("tokenizer"),
-                       "packages": model_packages(mid) if not mid.startswith("hybrid:") else {}}
+                       "packages": model_packages(mid) if not is_hybrid(mid) else {}}
     return {"corpus_sha": ds.corpus_key, "documents": len(ds.documents), "chunks": len(ds.chunks),
             "chunking": ds.chunking.to_dict(), "chunking_sha": _hash(ds.chunking.to_dict()),
             "queries_sha": _hash({"queries": ev.queries, "qrels": ev.qrels}) if ev else None,

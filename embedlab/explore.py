@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .retrieval import HybridHandle, open_hybrid, open_model, search
+from .records import is_hybrid
+from .retrieval import open_hybrid, open_model, search
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,15 @@ def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
     """Handles for every finished model of the comparison (hybrids after their parts)."""
     handles = {}
     done = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") == "done"]
-    for mid in [m for m in done if not m.startswith("hybrid:")]:
+    for mid in [m for m in done if not is_hybrid(m)]:
         handles[mid] = open_model(ds, mid, comp.options(mid), (api_keys or {}).get(mid))
-    for mid in [m for m in done if m.startswith("hybrid:")]:
+    for mid in [m for m in done if is_hybrid(m)]:
         handles[mid] = open_hybrid(mid, handles)
     return handles
 
 
 def _collections(comp) -> list[tuple[str, bool]]:
-    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not m.startswith("hybrid:")]
+    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not is_hybrid(m)]
     return [(r["collection"], bool(r.get("sparse"))) for r in done if r.get("collection")]
 
 
@@ -72,10 +73,6 @@ def search_all(ws, ds, handles: dict, query: str, k: int = 10, qrels: dict | Non
                            counts[ds.chunks[h.id].doc_id])
                     for r, h in enumerate(hits, start=1)]
     return out, timings
-
-
-def is_hybrid(handle) -> bool:
-    return isinstance(handle, HybridHandle)
 
 
 def moved_most(ws, comp, a: str, b: str, k: int = 10, top: int = 25, limit: int = 20_000) -> list[tuple[int, float]]:

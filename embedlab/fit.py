@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fit_index import measure_hnsw_vs_flat, memory_table, recall_vs, top_ids
+from .records import is_hybrid
 
 PRECISIONS = ("float32", "int8", "binary")
 TRUNCATE_DIMS = (64, 128, 256)
@@ -241,7 +242,7 @@ def fit_dataset(ws, ds, model_ids: Sequence[str], options: dict | None = None, *
     emit = progress or (lambda event: None)
     out = {}
     for mid in model_ids:
-        if mid.startswith("hybrid:"):
+        if is_hybrid(mid):
             continue
         handle = open_model(ds, mid, (options or {}).get(mid), (api_keys or {}).get(mid))
         if handle.sparse:
@@ -307,7 +308,7 @@ def sweep(ws, documents, eval_set, model_ids: Sequence[str], sizes: Sequence[int
         comparison.run(ws, comp, progress=progress)
         entry = {**summary(comp, ws), "chunk_size": size, "overlap": chunking.overlap, "truncation": {}}
         for mid in comp.model_ids:
-            if not mid.startswith("hybrid:") and comp.results.get(mid, {}).get("status") == "done":
+            if not is_hybrid(mid) and comp.results.get(mid, {}).get("status") == "done":
                 rep = truncation_report(open_model(ds, mid, comp.options(mid)).embedder, ds.chunk_texts)
                 window = rep["context_window"] if rep["context_window"] < NO_WINDOW else None  # BM25, GloVe
                 entry["truncation"][mid] = {"context_window": window,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .records import HybridSpec
+
 
 def rrf(ranked_lists: Sequence[Sequence[tuple[int, float]]], k: int = 60, limit: int = 10):
     """Reciprocal rank fusion: score = Σ 1 / (k + rank), rank counted from 1."""
@@ -38,24 +40,12 @@ def _top(scores: dict[int, float], limit: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def parse_hybrid(model_id: str) -> dict | None:
+def parse_hybrid(model_id: str) -> HybridSpec:
     """``hybrid:minilm+bm25`` (RRF, k=60) or ``hybrid:minilm+bm25@0.7`` (weighted, 0.7 dense)."""
-    if not model_id.startswith("hybrid:"):
-        return None
-    body = model_id[len("hybrid:"):]
-    body, _, weight = body.partition("@")
-    parts = [p.strip() for p in body.split("+") if p.strip()]
-    if len(parts) != 2:
-        raise ValueError(f"{model_id!r}: a hybrid names two models, e.g. hybrid:minilm+bm25")
-    if weight:
-        w = float(weight)
-        if not 0 <= w <= 1:
-            raise ValueError(f"{model_id!r}: the weight after @ is the first model's share, 0..1")
-        return {"id": model_id, "parts": parts, "method": "weighted", "weights": [w, 1 - w]}
-    return {"id": model_id, "parts": parts, "method": "rrf", "k": 60}
+    return HybridSpec.parse(model_id)
 
 
-def fuse(spec: dict, ranked_lists, limit: int):
-    if spec["method"] == "rrf":
-        return rrf(ranked_lists, k=spec.get("k", 60), limit=limit)
-    return weighted(ranked_lists, spec["weights"], limit=limit)
+def fuse(spec: HybridSpec, ranked_lists, limit: int):
+    if spec.method == "rrf":
+        return rrf(ranked_lists, k=spec.k, limit=limit)
+    return weighted(ranked_lists, spec.weights, limit=limit)

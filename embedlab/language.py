@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .records import is_hybrid
+
 UNDETERMINED = "und"
 DETECTOR = "fastText lid.176.ftz + script rules"
 _SAMPLE_CHARS = 500  # fastText reads the start of a long text: 0.4 ms a document, same answer on SciFact
@@ -141,7 +143,7 @@ def coverage_warnings(model_ids: Sequence[str], language_shares: Mapping[str, fl
     wanted = {c: s for c, s in language_shares.items() if s >= min_share and c != UNDETERMINED}
     out = []
     for mid in model_ids:
-        if mid.startswith("hybrid:"):
+        if is_hybrid(mid):
             continue
         covers = model_languages(mid)
         if covers is None or "*" in covers:

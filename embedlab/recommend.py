@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .catalog import get_card
 from .costs import embedding_cost, storage_bytes
+from .records import is_hybrid
 from .verdict import SMALL_SET, Verdict, compare
 
 PROJECTED_CHUNKS = 1_000_000
@@ -66,8 +67,8 @@ def front_on(options: Sequence[Option], cost: str) -> list[Option]:
 
 
 def _price(model: str) -> float | None:
-    base = model.split(":", 1)[1] if model.startswith("hybrid:") else model
-    if model.startswith("hybrid:"):
+    base = model.split(":", 1)[1] if is_hybrid(model) else model
+    if is_hybrid(model):
         parts = [p.split("@")[0] for p in base.split("+")]
         prices = [_price(p) for p in parts]
         return None if any(p is None for p in prices) else sum(prices)
@@ -92,7 +93,7 @@ def options(verdict: Verdict, results: Mapping[str, Mapping], tokens: int, chunk
 
 
 def _memory(model: str, r: Mapping, results: Mapping[str, Mapping], n: int) -> int | None:
-    if model.startswith("hybrid:"):
+    if is_hybrid(model):
         parts = [p.split("@")[0] for p in model.split(":", 1)[1].split("+")]
         sizes = [_memory(p, results.get(p, {}), results, n) for p in parts]
         return None if any(s is None for s in sizes) else sum(sizes)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .embedders import get_embedder
 from .fusion import fuse, parse_hybrid
+from .records import HybridSpec
 from .store import Hit, collection_name
 
 _fitted: dict[tuple, object] = {}
@@ -30,7 +31,7 @@ class ModelHandle:
 @dataclass
 class HybridHandle:
     id: str
-    spec: dict
+    spec: HybridSpec
     parts: list[ModelHandle]
     sparse = False
 
@@ -62,10 +63,10 @@ def _fitted_copy(model_id, options, ds):
 
 def open_hybrid(model_id: str, handles: dict[str, ModelHandle]) -> HybridHandle:
     spec = parse_hybrid(model_id)
-    missing = [p for p in spec["parts"] if p not in handles]
+    missing = [p for p in spec.parts if p not in handles]
     if missing:
         raise ValueError(f"{model_id}: add {', '.join(missing)} to the comparison first")
-    return HybridHandle(model_id, spec, [handles[p] for p in spec["parts"]])
+    return HybridHandle(model_id, spec, [handles[p] for p in spec.parts])
 
 
 def search(store, handle, queries: list[str], k: int) -> list[list[Hit]]:

@@ -26,8 +26,8 @@ def test_weighted_by_hand():
 
 
 def test_parse_hybrid():
-    assert parse_hybrid("hybrid:minilm+bm25")["method"] == "rrf"
-    assert parse_hybrid("hybrid:minilm+bm25@0.7")["weights"] == pytest.approx([0.7, 0.3])
+    assert parse_hybrid("hybrid:minilm+bm25").method == "rrf"
+    assert parse_hybrid("hybrid:minilm+bm25@0.7").weights == pytest.approx([0.7, 0.3])
     with pytest.raises(ValueError):
         parse_hybrid("hybrid:minilm")
     with pytest.raises(ValueError):

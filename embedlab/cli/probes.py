@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..records import is_hybrid
 from ..summary import fmt as _fmt
 from .common import SAMPLE
 
@@ -183,7 +184,7 @@ def _dataset(args):
         ws = Workspace(args.workspace)
         comp = comparison.load(ws, args.comparison)
         ds = ws.load_dataset(comp.dataset_key)
-        args.models = ",".join(m for m in comp.model_ids if not m.startswith("hybrid:")) \
+        args.models = ",".join(m for m in comp.model_ids if not is_hybrid(m)) \
             if args.models == MODELS else args.models
         return ws, comp, ds
     loaded = load_paths(args.data)
