@@ -105,7 +105,7 @@ def pareto(cur, j: recommend.Judgement, page: str) -> None:
                                      recommend.PROJECTED_CHUNKS, parse=int, valid=lambda x: 1 <= x <= 10**10,
                                      min_value=1, max_value=10**10, step=100_000,
                                      help="The projected $ and memory axes are computed for this many chunks.")
-    opts = recommend.options(j.verdict, cur.comp.results, j.tokens, j.chunks, int(projected))
+    opts = recommend.options(j.verdict, {r.id: r for r in cur.comp.runs()}, j.tokens, j.chunks, int(projected))
     axes = verdict_plots.cost_axes(int(projected))
     costs = {k: label for k, label in axes.items() if any(getattr(o, k) is not None for o in opts)}
     if not costs:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from . import evalcard, vectors, verdict
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
-from .records import is_hybrid
+from .records import ModelRun, is_hybrid
 from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
 from .store import StoreError
 from .workspace import Dataset, Workspace, read_json, write_json
@@ -55,6 +55,13 @@ class Comparison:
 
     def options(self, model_id: str) -> dict:
         return next((m.get("options", {}) for m in self.models if m["id"] == model_id), {})
+
+    def run(self, model_id: str) -> ModelRun:
+        """The model's run as a named record (defaults for what an older manifest lacks)."""
+        return ModelRun.of(model_id, self.results.get(model_id))
+
+    def runs(self) -> list[ModelRun]:
+        return [self.run(m) for m in self.model_ids]
 
 
 def new_id() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .catalog import get_card
 from .costs import embedding_cost, storage_bytes
-from .records import is_hybrid
+from .records import ModelRun, is_hybrid, parts
 from .verdict import SMALL_SET, Verdict, compare
 
 PROJECTED_CHUNKS = 1_000_000
@@ -78,29 +78,28 @@ def _price(model: str) -> float | None:
     return card.price_per_1m_tokens if card else None
 
 
-def options(verdict: Verdict, results: Mapping[str, Mapping], tokens: int, chunks: int,
+def options(verdict: Verdict, runs: Mapping[str, ModelRun], tokens: int, chunks: int,
             projected_chunks: int = PROJECTED_CHUNKS) -> list[Option]:
     """One Option per model in the verdict; ``tokens``/``chunks`` describe the corpus (cl100k tokens)."""
     out = []
     for s in verdict.scores:
-        r = results.get(s.model, {})
+        r = runs.get(s.model) or ModelRun(s.model)
         price = _price(s.model)
         now = None if price is None else embedding_cost(tokens, price)
         projected = None if price is None else embedding_cost(tokens * projected_chunks / max(chunks, 1), price)
         out.append(Option(s.model, s.mean, s.low, s.high, verdict.tier_of(s.model), now, projected,
-                          r.get("query_ms_p95"), _memory(s.model, r, results, projected_chunks)))
+                          r.query_ms_p95, _memory(r, runs, projected_chunks)))
     return pareto(out)
 
 
-def _memory(model: str, r: Mapping, results: Mapping[str, Mapping], n: int) -> int | None:
-    if is_hybrid(model):
-        parts = [p.split("@")[0] for p in model.split(":", 1)[1].split("+")]
-        sizes = [_memory(p, results.get(p, {}), results, n) for p in parts]
+def _memory(r: ModelRun, runs: Mapping[str, ModelRun], n: int) -> int | None:
+    if r.hybrid:
+        sizes = [_memory(runs.get(p) or ModelRun(p), runs, n) for p in parts(r.id)]
         return None if any(s is None for s in sizes) else sum(sizes)
-    if r.get("dim") and not r.get("sparse"):
-        return storage_bytes(n, dim=r["dim"])["vectors"]
-    if r.get("nnz_mean") is not None:
-        return storage_bytes(n, nnz_mean=r["nnz_mean"])["vectors"]
+    if r.dim and not r.sparse:
+        return storage_bytes(n, dim=r.dim)["vectors"]
+    if r.nnz_mean is not None:
+        return storage_bytes(n, nnz_mean=r.nnz_mean)["vectors"]
     return None
 
 
@@ -216,7 +215,7 @@ def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
     from .evalgen import lexical_overlap, set_kind
 
     ev = ds.eval_set
-    results = comp.results
+    runs = comp.runs()
     warnings: tuple[str, ...] = ()
     try:
         from .language import coverage_warnings, language_shares
@@ -226,9 +225,8 @@ def run_facts(comp, ds, per_query: Mapping) -> RunFacts:
         pass
     return RunFacts(generated=bool(ev and ev.generated), set_kind=set_kind(ev),
                     lexical_overlap=lexical_overlap(ev, ds) if ev else None,
-                    truncated_pct={m: r["over_context_pct"] for m, r in results.items()
-                                   if r.get("over_context_pct") is not None},
-                    failed={m: r.get("error", "") for m, r in results.items() if r.get("status") == "error"},
+                    truncated_pct={r.id: r.over_context_pct for r in runs if r.over_context_pct is not None},
+                    failed={r.id: r.error or "" for r in runs if r.status == "error"},
                     warnings=warnings)
 
 
@@ -237,15 +235,15 @@ def judge(comp, ds, per_query: Mapping, metric: str = "ndcg@10", projected_chunk
     """The verdict, its Pareto options and the recommendation; None before any model is evaluated."""
     from .costs import tiktoken_count
 
-    scored = {m: per_query[m] for m in comp.model_ids
-              if m in per_query and comp.results.get(m, {}).get("status") == "done"}
+    runs = {r.id: r for r in comp.runs()}
+    scored = {m: per_query[m] for m, r in runs.items() if m in per_query and r.done}
     if not scored:
         return None
-    pending = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") not in ("done", "error")]
+    pending = [m for m, r in runs.items() if r.status not in ("done", "error")]
     v = compare(scored, metric, seed=comp.seed)
     if tokens is None:
         tokens = sum(tiktoken_count(ds.chunk_texts))
-    opts = tuple(options(v, comp.results, tokens, len(ds.chunks), projected_chunks))
+    opts = tuple(options(v, runs, tokens, len(ds.chunks), projected_chunks))
     facts = run_facts(comp, ds, per_query)
     if pending:
         from dataclasses import replace

@@ -16,18 +16,16 @@ def summary(comp, ws=None, metric: str = VERDICT_METRIC) -> dict:
 
     per_query = comparison.per_query(ws, comp) if ws is not None else {}
     models = {}
-    for mid in comp.model_ids:
-        r = comp.results.get(mid, {})
-        m = r.get("metrics", {})
-        models[mid] = {**{c: m.get(c) for c in COLUMNS}, "chunks": r.get("chunks"),
-                       "embedded_now": r.get("embedded_now"), "embed_seconds": r.get("embed_seconds"),
-                       "query_ms_p50": r.get("query_ms_p50"), "status": r.get("status"),
-                       "n_queries": r.get("n_queries"), "ci": r.get("ci", {}),
-                       "over_context_pct": r.get("over_context_pct")}
+    for r in comp.runs():
+        mid = r.id
+        models[mid] = {**{c: r.metrics.get(c) for c in COLUMNS}, "chunks": r.chunks, "embedded_now": r.embedded_now,
+                       "reused": r.reused, "embed_seconds": r.embed_seconds, "query_ms_p50": r.query_ms_p50,
+                       "status": r.status if r.status != "queued" else None, "n_queries": r.n_queries, "ci": r.ci,
+                       "over_context_pct": r.over_context_pct}
         if mid in per_query:
             models[mid]["per_query"] = {c: {q: v[c] for q, v in per_query[mid].items()} for c in COLUMNS}
-        if r.get("error"):
-            models[mid]["error"] = r["error"]
+        if r.error:
+            models[mid]["error"] = r.error
     out = {"comparison_id": comp.id, "models": models, "seed": comp.seed, "card": comp.card}
     if ws is not None:
         from .evalgen import lexical_overlap, set_kind

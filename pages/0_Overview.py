@@ -28,16 +28,13 @@ judgement = verdict_view.judgement(cur, metric) if ds.eval_set else None
 if judgement is not None:
     verdict_view.recommendation_card(judgement)
 rows = []
-for mid in comp.model_ids:
-    r = comp.results.get(mid, {})
-    m = r.get("metrics", {})
-    ci = r.get("ci", {}).get(metric)
-    tier = judgement.verdict.tier_of(mid) if judgement else None
-    rows.append({"model": mid, "status": r.get("status", "queued"), "tier": tier, "nDCG@10": m.get("ndcg@10"),
+for r in comp.runs():
+    ci = r.ci.get(metric)
+    rows.append({"model": r.id, "status": r.status, "tier": judgement.verdict.tier_of(r.id) if judgement else None,
+                 "nDCG@10": r.metrics.get("ndcg@10"),
                  f"95 % CI of {metric}": f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else None,
-                 "recall@100": m.get("recall@100"), "MRR@10": m.get("mrr@10"),
-                 "chunks / s": r.get("chunks_per_s"), "query ms p50": r.get("query_ms_p50"),
-                 "error": r.get("error", "")})
+                 "recall@100": r.metrics.get("recall@100"), "MRR@10": r.metrics.get("mrr@10"),
+                 "chunks / s": r.chunks_per_s, "query ms p50": r.query_ms_p50, "error": r.error or ""})
 st.subheader("Models")
 frame = pd.DataFrame(rows)
 numeric = ["nDCG@10", "recall@100", "MRR@10", "chunks / s", "query ms p50"]

@@ -154,7 +154,7 @@ def test_recommendation_on_real_runs(runs):
     ws, comp, ds, _ = runs
     v = verdict.compare(comparison.per_query(ws, comp), models=MODELS)
     facts = recommend.RunFacts(truncated_pct={"model2vec": 12.0}, failed={"x": "boom"})
-    rec = recommend.recommend(v, recommend.options(v, comp.results, 100_000, len(ds.chunks)), facts)
+    rec = recommend.recommend(v, recommend.options(v, {r.id: r for r in comp.runs()}, 100_000, len(ds.chunks)), facts)
     assert rec.pick == "bm25" == v.scores[0].model
     assert "bm25" in rec.headline and f"{v.scores[0].mean:.3f}" in rec.headline
     assert any("model2vec truncated 12 %" in c for c in rec.caveats) and any("x failed" in c for c in rec.caveats)
