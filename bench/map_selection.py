@@ -112,7 +112,7 @@ def measure(page, url: str, repeat: int) -> dict:
         wait_maps(page, len(MODELS))
         figures["rerun_s"].append(time.perf_counter() - t)
     for i in range(repeat):
-        seconds, ids = select(page, 0.2 + 0.1 * i)
+        seconds, ids = select(page, 0.3 + 0.1 * i)
         figures["select_s"].append(seconds)
         figures["selected"].append(len(ids))
     Path("/tmp/browser_shots").mkdir(exist_ok=True)
@@ -126,8 +126,8 @@ def select(page, left: float) -> tuple[float, list[int]]:
     from browser_util import wait_idle
 
     a = page.evaluate(AREA_JS, 0)
-    x0, y0 = a["x"] + a["w"] * left, a["y"] + a["h"] * 0.3
-    x1, y1 = a["x"] + a["w"] * (left + 0.12), a["y"] + a["h"] * 0.7
+    x0, y0 = a["x"] + a["w"] * left, a["y"] + a["h"] * 0.45
+    x1, y1 = a["x"] + a["w"] * (left + 0.05), a["y"] + a["h"] * 0.55  # a few hundred to a few thousand chunks
     inside = page.evaluate(IN_BOX_JS, [x0, y0, x1, y1])
     page.locator(".js-plotly-plot").first.hover()
     page.locator(".js-plotly-plot").first.locator('[data-title="Box Select"]').click()
