@@ -119,10 +119,12 @@ def panel(cur, ids: list[int], reference: str, models: list[str]) -> None:
     st.dataframe(frame, hide_index=True, height=min(36 + 35 * len(frame), 400),
                  column_config={"title": st.column_config.TextColumn(width="medium"),
                                 "text": st.column_config.TextColumn(width="large")})
-    full = mapdata.selection_table(cur.ds, ids, values)
     c1, c2 = st.columns([1, 5])
-    c1.download_button("Download CSV", full.to_csv(index=False).encode("utf-8"), "embedlab-selection.csv",
-                       "text/csv", on_click="ignore", icon=":material/download:")
+    # Made when the button is pressed (deferred): whole texts of thousands of chunks are megabytes
+    # that every rerun would otherwise build and send.
+    c1.download_button("Download CSV", lambda: mapdata.selection_table(cur.ds, ids, values).to_csv(index=False)
+                       .encode("utf-8"), "embedlab-selection.csv", "text/csv", on_click="ignore",
+                       icon=":material/download:")
     if c2.button("Clear selection", icon=":material/deselect:"):
         st.session_state[PENDING] = []
         st.rerun()
