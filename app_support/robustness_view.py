@@ -1,5 +1,5 @@
 """The Robustness page's helpers: probe inputs (bundled or uploaded), runs under ``st.status`` with
-every result kept with the comparison (``embedlab.robustness``), and the tables and charts."""
+every result kept with the comparison (``embedlab.probes.runs``), and the tables and charts."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from app_support import state
 from app_support.charts import PNG, label, model_colours
 from app_support.state import Current
 from app_support.text import md_escape
-from embedlab import consistency, probes, projection, robustness
+from embedlab import probes, projection
 from embedlab.documents import EvalSet
 from embedlab.embedders import EmbedderError, list_models
 from embedlab.explore import open_handles
+from embedlab.probes import consistency, runs
 from embedlab.records import is_hybrid
 from embedlab.store import StoreError
 
@@ -180,20 +181,20 @@ def score_columns(*names: str, fmt: str = "%.3f") -> dict:
 # -- results: cached ones at once, the rest after a click -------------------------------------------
 def sts_results(cur: Current, models: list[str], pairs, gold) -> dict:
     ws, cid = cur.ws, cur.comp.id
-    done = {m: r for m in models if (r := robustness.lookup(ws, cid, "sts", robustness.sts_params(
+    done = {m: r for m in models if (r := runs.lookup(ws, cid, "sts", runs.sts_params(
         m, options_and_key(cur, m)[0], pairs, gold)))}
-    jobs = {m: partial(robustness.sts_row, m, pairs, gold, *options_and_key(cur, m), ws=ws, cid=cid)
+    jobs = {m: partial(runs.sts_row, m, pairs, gold, *options_and_key(cur, m), ws=ws, cid=cid)
             for m in models if m not in done}
     results = run("sts", "Sentence similarity", done, jobs)
-    return {m: {**results[m], "published": robustness.published_sts(m)} for m in models if m in results}
+    return {m: {**results[m], "published": runs.published_sts(m)} for m in models if m in results}
 
 
 def bitext_results(cur: Current, models: list[str], data: dict) -> list[dict]:
     ws, cid = cur.ws, cur.comp.id
     keys = {f"{m} · {lang}": (m, lang) for m in models for lang in data}
-    done = {name: r for name, (m, lang) in keys.items() if (r := robustness.lookup(ws, cid, "bitext",
-            robustness.bitext_params(m, options_and_key(cur, m)[0], lang, *data[lang])))}
-    jobs = {name: partial(robustness.bitext_row, m, lang, *data[lang], *options_and_key(cur, m), ws=ws, cid=cid)
+    done = {name: r for name, (m, lang) in keys.items() if (r := runs.lookup(ws, cid, "bitext",
+            runs.bitext_params(m, options_and_key(cur, m)[0], lang, *data[lang])))}
+    jobs = {name: partial(runs.bitext_row, m, lang, *data[lang], *options_and_key(cur, m), ws=ws, cid=cid)
             for name, (m, lang) in keys.items() if name not in done}
     results = run("bitext", "Bitext mining", done, jobs)
     return [results[name] for name in keys if name in results]
@@ -201,9 +202,9 @@ def bitext_results(cur: Current, models: list[str], data: dict) -> list[dict]:
 
 def perturb_results(cur: Current, models: list[str], texts, kinds, seed: int, k: int) -> list[dict]:
     ws, comp, ds = cur.ws, cur.comp, cur.ds
-    done = {m: r for m in models if (r := robustness.lookup(ws, comp.id, "perturb", robustness.perturb_params(
+    done = {m: r for m in models if (r := runs.lookup(ws, comp.id, "perturb", runs.perturb_params(
         ds, comp, m, texts, kinds, seed, k)))}
-    jobs = {m: partial(robustness.perturb_rows, ws, comp, ds, m, texts, kinds, seed, k, state.api_keys(comp).get(m))
+    jobs = {m: partial(runs.perturb_rows, ws, comp, ds, m, texts, kinds, seed, k, state.api_keys(comp).get(m))
             for m in models if m not in done}
     results = run("perturb", "Perturbation robustness", done, jobs)
     return [row for m in models for row in results.get(m, [])]
@@ -212,7 +213,7 @@ def perturb_results(cur: Current, models: list[str], texts, kinds, seed: int, k:
 def consistency_result(cur: Current, labels: str, k: int) -> dict | None:
     ws, comp, ds = cur.ws, cur.comp, cur.ds
     params = consistency.consistency_params(ws, comp, ds, labels, k)
-    done = {"all": r} if (r := robustness.lookup(ws, comp.id, "consistency", params)) else {}
+    done = {"all": r} if (r := runs.lookup(ws, comp.id, "consistency", params)) else {}
     jobs = {} if done else {"all models": partial(consistency.comparison_consistency, ws, comp, ds, labels, k)}
     results = run("consistency", "Neighbourhoods and maps", done, jobs)
     return next(iter(results.values()), None)
@@ -222,17 +223,17 @@ def generated_set(cur: Current, n: int, seed: int, llm: dict | None, api_key: st
     """The generated set for these settings: from the cache, made at once (from the documents: instant,
     no network), or after a click when a chat model writes it."""
     ws, comp, ds = cur.ws, cur.comp, cur.ds
-    hit = robustness.lookup(ws, comp.id, "geneval", robustness.geneval_params(ds, n, seed, llm))
+    hit = runs.lookup(ws, comp.id, "geneval", runs.geneval_params(ds, n, seed, llm))
     if hit:
         return EvalSet(hit["queries"], hit["qrels"], True, hit["note"])
     if not llm:
-        return robustness.generated_eval_set(ws, comp, ds, n, seed)
+        return runs.generated_eval_set(ws, comp, ds, n, seed)
     if not st.button(f"Generate {n} queries with {llm['model']}", type="primary", icon=":material/auto_awesome:"):
         return None
     with st.status(f"Asking {llm['model']} for queries…", expanded=True) as status:
         bar = st.progress(0.0)
         try:
-            ev = robustness.generated_eval_set(ws, comp, ds, n, seed, llm, api_key,
+            ev = runs.generated_eval_set(ws, comp, ds, n, seed, llm, api_key,
                                                progress=lambda d, t: bar.progress(d / t, text=f"{d}/{t} documents"))
         except Exception as e:  # noqa: BLE001 - endpoint errors come in many types; say which, never the key
             message = str(e).replace(api_key, "***") if api_key else str(e)
@@ -247,12 +248,12 @@ def generated_results(cur: Current, ev: EvalSet) -> list[dict]:
     """Every finished model (hybrids too) scored on ``ev`` with its stored vectors."""
     ws, comp, ds = cur.ws, cur.comp, cur.ds
     models = cur.done_models()
-    done = {m: r for m in models if (r := robustness.lookup(ws, comp.id, "generated",
-                                                            robustness.generated_params(ds, ev, comp, m)))}
+    done = {m: r for m in models if (r := runs.lookup(ws, comp.id, "generated",
+                                                            runs.generated_params(ds, ev, comp, m)))}
 
     def job(mid):
         handles = open_handles(ws, comp, ds, state.api_keys(comp))
-        return robustness.evaluate_generated(ws, comp, ds, ev, mid, handles)
+        return runs.evaluate_generated(ws, comp, ds, ev, mid, handles)
 
     results = run("generated", "Evaluating on the generated queries", done,
                   {m: partial(job, m) for m in models if m not in done})

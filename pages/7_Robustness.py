@@ -7,7 +7,8 @@ import streamlit as st
 from app_support import robustness_view as rv
 from app_support import state
 from app_support.text import md_escape, shorten
-from embedlab import consistency, probes, robustness
+from embedlab import probes
+from embedlab.probes import consistency, runs
 
 PAGE = rv.PAGE
 cur = state.require_current()
@@ -91,7 +92,7 @@ elif section == "perturb":
     if not kinds:
         st.info("Choose at least one kind of noise.")
         st.stop()
-    texts, which = robustness.perturb_texts(ds, source, int(n), int(seed))
+    texts, which = runs.perturb_texts(ds, source, int(n), int(seed))
     if rows := rv.perturb_results(cur, rv.stored_models(cur), texts, kinds, int(seed), int(k)):
         frame = pd.DataFrame(rows)
         left, right = st.columns(2)
@@ -157,6 +158,6 @@ else:
     st.subheader("Scores on the generated queries")
     if rows := rv.generated_results(cur, ev):
         st.dataframe(pd.DataFrame(rows).drop(columns="queries"), hide_index=True, placeholder="–",
-                     column_config=rv.score_columns(*robustness.GENERATED_METRICS, "judged ndcg@10"))
+                     column_config=rv.score_columns(*runs.GENERATED_METRICS, "judged ndcg@10"))
         st.caption(f"{rows[0]['queries']} generated queries. The comparison's own metrics are left as they are. "
                    "Judged nDCG@10: the same model on the comparison's real evaluation set, where it has one.")

@@ -309,7 +309,7 @@ def test_map_false_neighbours():
 # -- noise against a corpus -----------------------------------------------------------------------
 
 def test_top_k_matches_brute_force_and_skips_empty_sparse_queries():
-    from embedlab.probe_math import top_k
+    from embedlab.probes.similarity import top_k
 
     rng = np.random.default_rng(0)
     docs = rng.normal(size=(50, 8)).astype(np.float32)
@@ -336,7 +336,7 @@ def test_perturbation_survival_on_a_corpus():
 
 
 def test_probe_embedder_fits_bm25_on_the_probe_texts():
-    from embedlab.robustness import probe_embedder
+    from embedlab.probes.runs import probe_embedder
 
     a = probe_embedder("bm25", fit_texts=SENTENCES[:6])
     b = probe_embedder("bm25", fit_texts=SENTENCES[6:])
@@ -345,7 +345,7 @@ def test_probe_embedder_fits_bm25_on_the_probe_texts():
 
 
 def test_cached_computes_once_and_survives_a_damaged_file(tmp_path):
-    from embedlab.robustness import cached, lookup
+    from embedlab.probes.runs import cached, lookup
     from embedlab.workspace import Workspace
 
     ws = Workspace(tmp_path)  # no Milvus client is opened: only comparison folders are used

@@ -10,9 +10,10 @@ from http.server import ThreadingHTTPServer
 import pytest
 from conftest import HOSTILE, ROOT
 
-from embedlab import comparison, robustness
+from embedlab import comparison
 from embedlab.chunking import Chunking
 from embedlab.documents import Document
+from embedlab.probes import runs as robustness  # the probes' cached runs
 
 APP = str(ROOT / "streamlit_app.py")
 PAGE = "pages/7_Robustness.py"

@@ -101,32 +101,33 @@ def _cell(v, digits: int) -> str:
 
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_sts(args) -> int:
-    from .. import probe_data, robustness
+    from ..probes import data as probe_data
+    from ..probes import runs
 
     pairs, gold = probe_data.load_sts(args.data or probe_data.SAMPLE_STS)
     rows = []
     for mid in _models(args):
         print(f"{mid}: {len(pairs)} pairs…", file=sys.stderr)
-        rows.append(robustness.sts_row(mid, pairs, gold))
+        rows.append(runs.sts_row(mid, pairs, gold))
     return _finish(args, rows, ["model", "spearman", "published", "pairs", "seconds"],
                    {"note": "published: MTEB STSBenchmark test (1,379 pairs), from EmbedLab's catalog"})
 
 
 def cmd_bitext(args) -> int:
-    from .. import robustness
+    from ..probes import runs
 
     data = bitext_data(args.data, args.langs)
     rows = []
     for mid in _models(args):
         for lang, (src, eng) in data.items():
             print(f"{mid}: {lang} → eng, {len(src)} pairs…", file=sys.stderr)
-            rows.append(robustness.bitext_row(mid, lang, src, eng))
+            rows.append(runs.bitext_row(mid, lang, src, eng))
     return _finish(args, rows, ["model", "lang", "accuracy", "f1", "gap", "n", "seconds"])
 
 
 def bitext_data(paths: list[str] | None, langs: str | None) -> dict[str, tuple[list[str], list[str]]]:
     """language → (sentences, English translations), from folders and/or pair files."""
-    from .. import probe_data
+    from ..probes import data as probe_data
 
     data: dict[str, tuple[list[str], list[str]]] = {}
     for raw in paths or [str(probe_data.SAMPLE_PARALLEL)]:
@@ -149,22 +150,23 @@ def bitext_data(paths: list[str] | None, langs: str | None) -> dict[str, tuple[l
 
 
 def cmd_perturb(args) -> int:
-    from .. import probes, robustness
+    from .. import probes
+    from ..probes import runs
 
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else list(probes.KINDS)
     unknown = [k for k in kinds if k not in probes.KINDS]
     if unknown:
         raise ValueError(f"unknown noise {', '.join(unknown)} — known: {', '.join(probes.KINDS)}")
     ws, comp, ds = _dataset(args)
-    texts, which = robustness.perturb_texts(ds, args.texts, args.n, args.seed)
+    texts, which = runs.perturb_texts(ds, args.texts, args.n, args.seed)
     print(f"{len(texts)} {which}, noise: {', '.join(kinds)}", file=sys.stderr)
     rows = []
     for mid in _models(args):
         print(f"{mid}…", file=sys.stderr)
         if comp is not None:
-            got = robustness.perturb_rows(ws, comp, ds, mid, texts, kinds, args.seed, args.k)
+            got = runs.perturb_rows(ws, comp, ds, mid, texts, kinds, args.seed, args.k)
         else:
-            emb = robustness.probe_embedder(mid, fit_texts=ds.chunk_texts)
+            emb = runs.probe_embedder(mid, fit_texts=ds.chunk_texts)
             got = [{"model": mid, **r} for r in probes.perturbation_survival(
                 emb, texts, probes.corpus_search(emb, ds.chunk_texts), kinds, args.seed, args.k)]
         rows.extend(got)
@@ -196,7 +198,7 @@ def _dataset(args):
 
 
 def cmd_consistency(args) -> int:
-    from .. import consistency
+    from ..probes import consistency
 
     ws, comp, ds = _dataset(args)
     if comp is not None:
@@ -219,7 +221,8 @@ def cmd_consistency(args) -> int:
 def _consistency_here(args, ds) -> dict:
     import numpy as np
 
-    from .. import consistency, projection, robustness
+    from .. import projection
+    from ..probes import consistency, runs
 
     kinds = ["pca", "umap"] if args.map == "both" else [args.map]
     ids = projection.sample_ids(len(ds.chunks), args.max_points)
@@ -228,7 +231,7 @@ def _consistency_here(args, ds) -> dict:
     out = {}
     for mid in _models(args):
         print(f"{mid}: {len(texts)} chunks…", file=sys.stderr)
-        emb = robustness.probe_embedder(mid, fit_texts=ds.chunk_texts)
+        emb = runs.probe_embedder(mid, fit_texts=ds.chunk_texts)
         vectors = emb.encode_documents(texts)
         flat = projection.reduce_sparse(vectors) if emb.sparse else vectors
         layouts = {k: (projection.umap_layout if k == "umap" else projection.pca_preview)(flat) for k in kinds}

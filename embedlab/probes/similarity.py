@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.preprocessing import normalize
 
-from .embedders.base import similarity
+from ..embedders.base import Embedder, similarity
 
 
 def unit(vectors):
@@ -50,3 +52,35 @@ def _same_width(m, width: int):
         m = m.tocsr().copy()
         m.resize(m.shape[0], width)
     return m
+
+
+def sts_spearman(embedder: Embedder, pairs: Sequence[tuple[str, str]], gold: Sequence[float]) -> float:
+    """Spearman correlation of pair cosines with human scores (MTEB's STS main score)."""
+    from scipy.stats import spearmanr
+
+    left = embedder.encode_queries([a for a, _ in pairs])
+    right = embedder.encode_queries([b for _, b in pairs])
+    return float(spearmanr(paired_cosine(left, right), gold).statistic)
+
+
+def bitext_mining(embedder: Embedder, src: Sequence[str], tgt: Sequence[str]) -> dict[str, float]:
+    """For each source sentence, its nearest target by cosine; the right one is at the same index.
+
+    ``f1`` is MTEB's BitextMining f1: sklearn's support-weighted f1 over target indices as classes.
+    ``gap`` is mean true-pair cosine minus mean cosine over all mismatched pairs: how far apart the
+    model keeps translations from unrelated sentences, even when it ranks them right.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    s, t = embedder.encode_queries(list(src)), embedder.encode_queries(list(tgt))
+    n = len(src)
+    predicted, true_sum, all_sum = np.empty(n, dtype=int), 0.0, 0.0
+    for start, block in cosine_blocks(s, t):
+        predicted[start : start + len(block)] = block.argmax(axis=1)  # first index wins a tie
+        true_sum += float(np.diagonal(block, offset=start).sum())
+        all_sum += float(block.sum())
+    gold = np.arange(n)
+    mismatched = (all_sum - true_sum) / max(n * n - n, 1)
+    return {"accuracy": float(accuracy_score(gold, predicted)),
+            "f1": float(f1_score(gold, predicted, average="weighted", zero_division=0)),
+            "gap": true_sum / n - mismatched, "n": n}

@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from . import catalog, probes
-from .documents import EvalSet
-from .embedders import get_embedder
-from .perturb import Search
-from .workspace import read_json, write_json
+from .. import catalog
+from ..documents import EvalSet
+from ..embedders import get_embedder
+from ..evalgen import generate_eval_set, generate_eval_set_llm
+from ..workspace import read_json, write_json
+from .noise import Search, perturbation_survival
+from .similarity import bitext_mining, sts_spearman
 
 
 # -- the cache -------------------------------------------------------------------------------------
@@ -64,7 +66,7 @@ def probe_embedder(model_id: str, options: dict | None = None, api_key: str | No
     opts = {**(options or {}), **({"api_key": api_key} if api_key else {})}
     emb = get_embedder(model_id, **opts)
     if emb.needs_fit:
-        from .embedders import fitted
+        from ..embedders import fitted
 
         emb = fitted(model_id, fit_texts, **opts)
     return emb
@@ -92,7 +94,7 @@ def sts_row(model_id: str, pairs, gold, options: dict | None = None, api_key: st
     def compute():
         t = time.perf_counter()
         emb = probe_embedder(model_id, options, api_key, [s for pair in pairs for s in pair])
-        return {"model": model_id, "spearman": probes.sts_spearman(emb, pairs, gold), "pairs": len(pairs),
+        return {"model": model_id, "spearman": sts_spearman(emb, pairs, gold), "pairs": len(pairs),
                 "seconds": round(time.perf_counter() - t, 2)}
 
     return {**cached(ws, cid, "sts", params, compute), "published": published_sts(model_id)}
@@ -106,7 +108,7 @@ def bitext_row(model_id: str, lang: str, src, eng, options: dict | None = None, 
     def compute():
         t = time.perf_counter()
         emb = probe_embedder(model_id, options, api_key, [*src, *eng])
-        return {"model": model_id, "lang": lang, **probes.bitext_mining(emb, src, eng),
+        return {"model": model_id, "lang": lang, **bitext_mining(emb, src, eng),
                 "seconds": round(time.perf_counter() - t, 2)}
 
     return cached(ws, cid, "bitext", params, compute)
@@ -146,10 +148,10 @@ def perturb_rows(ws, comp, ds, model_id: str, texts, kinds, seed: int = 0, k: in
     params = perturb_params(ds, comp, model_id, texts, kinds, seed, k)
 
     def compute():
-        from .retrieval import open_model
+        from ..retrieval import open_model
 
         handle = _checked(comp, open_model(ds, model_id, comp.options(model_id), api_key))
-        rows = probes.perturbation_survival(handle.embedder, texts, stored_search(ws, handle), kinds, seed, k)
+        rows = perturbation_survival(handle.embedder, texts, stored_search(ws, handle), kinds, seed, k)
         return [{"model": model_id, **row} for row in rows]
 
     return cached(ws, comp.id, "perturb", params, compute)
@@ -176,10 +178,10 @@ def generated_eval_set(ws, comp, ds, n: int = 100, seed: int = 0, llm: dict | No
     one: {"model", "base_url"}), made once and kept with the comparison."""
     def make():
         if llm:
-            ev = probes.generate_eval_set_llm(ds.documents, n, model=llm["model"], base_url=llm.get("base_url") or None,
+            ev = generate_eval_set_llm(ds.documents, n, model=llm["model"], base_url=llm.get("base_url") or None,
                                               api_key=api_key, seed=seed, progress=progress)
         else:
-            ev = probes.generate_eval_set(ds.documents, n, seed)
+            ev = generate_eval_set(ds.documents, n, seed)
         return {"queries": ev.queries, "qrels": ev.qrels, "note": ev.note}
 
     data = cached(ws, comp.id, "geneval", geneval_params(ds, n, seed, llm), make)
@@ -200,8 +202,8 @@ def evaluate_generated(ws, comp, ds, eval_set: EvalSet, model_id: str, handles: 
 
 
 def _evaluate_generated(ws, comp, ds, eval_set, model_id, handles) -> dict:
-    from .evaluation import evaluate
-    from .retrieval import chunk_depth, doc_run, search
+    from ..evaluation import evaluate
+    from ..retrieval import chunk_depth, doc_run, search
 
     handle = _checked(comp, handles[model_id])
     qids = [q for q in sorted(eval_set.qrels) if q in eval_set.queries]

@@ -2,7 +2,7 @@
 metadata field the user has), and can its 2-D map be trusted — when a map misleads.
 
 On a comparison, everything is computed from the stored vectors and the cached maps, on a seeded
-sample of at most ``MAX_POINTS`` chunks, and kept with the comparison (``robustness.cached``).
+sample of at most ``MAX_POINTS`` chunks, and kept with the comparison (``runs.cached``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import probes, projection
-from .robustness import cached
+from .. import projection
+from .runs import cached
+from .similarity import cosine_blocks
 
 MAX_POINTS = 5000  # pairwise work per model grows with the square of this
 MAP_SAMPLE = 50_000  # the Map page maps all chunks up to this many, a seeded sample beyond
@@ -42,21 +43,21 @@ def consistency_of_vectors(vectors, labels: Sequence, maps: dict[str, np.ndarray
                            worst: int = 10) -> dict:
     """Neighbourhood purity against ``labels`` and, per 2-D map, its trustworthiness and the share
     of map neighbours that are false (not among the model's own k nearest), with the worst rows."""
-    from .neighbours import knn
+    from ..neighbours import knn
 
     true = knn(vectors, k)
-    out = {**probes.purity_of_neighbours(true, labels), "maps": {}}
+    out = {**purity_of_neighbours(true, labels), "maps": {}}
     for kind, coords in maps.items():
-        false = probes.map_false_neighbours(true, _map_knn(coords, k))
+        false = map_false_neighbours(true, _map_knn(coords, k))
         order = np.argsort(-false, kind="stable")[:worst]
-        out["maps"][kind] = {"trust": probes.trustworthiness(vectors, coords, k, metric="cosine"),
+        out["maps"][kind] = {"trust": trustworthiness(vectors, coords, k, metric="cosine"),
                              "false": float(false.mean()), "worst": [[int(i), float(false[i])] for i in order]}
     return out
 
 
 def _map_knn(coords: np.ndarray, k: int) -> np.ndarray:
     """Each point's k nearest others on the map (euclidean), itself dropped wherever it ranks."""
-    from .neighbours import euclidean_knn
+    from ..neighbours import euclidean_knn
 
     idx, _ = euclidean_knn(np.asarray(coords, np.float32), min(k + 1, len(coords)))
     others = idx != np.arange(len(idx))[:, None]
@@ -112,3 +113,71 @@ def _consistency(ws, comp, ds, models, kinds, labels, k, max_points, seed, progr
             m["worst"] = [[int(ids[row]), share] for row, share in m["worst"]]
         out[mid] = result
     return {"models": out, "points": len(ids), "chunks": n, "labels": labels, "maps": kinds, "k": k}
+
+
+# -- local structure ------------------------------------------------------------------------------
+def neighbourhood_purity(vectors, labels: Sequence, k: int = 10) -> float:
+    """Mean fraction of each point's k nearest neighbours (cosine, itself excluded) sharing its label."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    k = min(k, n - 1)
+    if k < 1:
+        return float("nan")
+    total = 0.0
+    for start, block in cosine_blocks(vectors, vectors):
+        block = np.array(block, dtype=np.float64)
+        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
+        nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        total += float((labels[nearest] == labels[start : start + len(block), None]).sum())
+    return total / (n * k)
+
+
+def purity_of_neighbours(neighbours: np.ndarray, labels: Sequence) -> dict[str, float]:
+    """Purity of precomputed neighbour lists ((n, k) row indices, each row's own index excluded).
+
+    Only points that share their label with at least one other point count: a document cut into
+    one chunk cannot have a same-document neighbour. ``purity`` is their mean share of neighbours
+    with the same label; ``ceiling`` the best any model could score (a label held by 3 points allows
+    at most 2 of k); ``chance`` what random neighbours would give. Read purity between the two.
+    """
+    labels = np.asarray([str(x) for x in labels])
+    n, k = neighbours.shape
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    others = counts[inverse] - 1  # how many other points carry each point's label
+    keep = others > 0
+    if not keep.any() or k == 0:
+        return {"purity": float("nan"), "ceiling": float("nan"), "chance": float("nan"), "points": 0, "k": k}
+    same = (labels[neighbours[keep]] == labels[keep, None]).sum(axis=1) / k
+    return {"purity": float(same.mean()), "ceiling": float((np.minimum(others[keep], k) / k).mean()),
+            "chance": float((others[keep] / max(n - 1, 1)).mean()), "points": int(keep.sum()), "k": k}
+
+
+def trustworthiness(vectors, coords2d, k: int = 10, max_points: int = 2000, seed: int = 0,
+                    metric: str = "euclidean") -> float:
+    """How far a 2-D map's neighbourhoods can be trusted (1.0 = no false neighbours), via sklearn.
+
+    Euclidean by default: embedder vectors are unit length, so euclidean neighbours are cosine
+    neighbours; pass ``metric="cosine"`` for raw sparse weights. Above ``max_points`` a fixed-seed
+    sample keeps the O(n²) distance matrices small; ``k`` shrinks to sklearn's limit (< n/2).
+    """
+    from sklearn.manifold import trustworthiness as sk_trust
+
+    n = vectors.shape[0]
+    if n > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+        vectors, coords2d = vectors[keep], np.asarray(coords2d)[keep]
+        n = max_points
+    k = min(k, (n - 1) // 2)
+    if k < 1:
+        return float("nan")
+    return float(sk_trust(vectors, np.asarray(coords2d), n_neighbors=k, metric=metric))
+
+
+def map_false_neighbours(true_neighbours: np.ndarray, map_neighbours: np.ndarray) -> np.ndarray:
+    """Per point: the share of its k nearest points on a 2-D map that are not among its k nearest in
+    the model's own space — the points a reader of the map would wrongly take for close relatives."""
+    a, b = np.atleast_2d(true_neighbours), np.atleast_2d(map_neighbours)
+    if b.shape[1] == 0:
+        return np.zeros(b.shape[0])
+    shared = (b[:, :, None] == a[:, None, :]).any(axis=2).sum(axis=1)
+    return 1 - shared / b.shape[1]

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parent.parent.parent / "sample_data"
 SAMPLE_STS = SAMPLE_DIR / "stsb-sample.tsv"
 SAMPLE_PARALLEL = SAMPLE_DIR / "parallel"
 MAX_PAIRS = 20_000  # probes encode every sentence with every model: bound the work a file can ask for

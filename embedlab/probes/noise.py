@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .embedders.base import Embedder
-from .probe_math import cosine_blocks, paired_cosine, top_k
+from ..embedders.base import Embedder
+from .similarity import cosine_blocks, paired_cosine, top_k
 
 # Common English words, each pair usable both ways. Small on purpose: no network, no WordNet.
 _PAIRS = """big large|small little|fast quick|begin start|end finish|buy purchase|help assist|show display|
