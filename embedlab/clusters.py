@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .projection import comp_size, load_npz, load_vectors, save_npz, vector_models
+from .npz import load_npz, save_npz
+from .vectors import comp_size, load_vectors, vector_models
 
 TOKEN = re.compile(r"(?u)\b[^\W\d_]{2,}\b")  # letters only: no digits, no underscores
 LIFT = 1.5  # a label word's share of its cluster's words is at least this times its share elsewhere

@@ -80,7 +80,7 @@ def moved_most(ws, comp, a: str, b: str, k: int = 10, top: int = 25, limit: int 
     in each model's own vector space; [] when either is not a vector model or the corpus is over ``limit``
     chunks and no neighbour lists are stored yet (whole-corpus lists take minutes there)."""
     from .neighbours import comparison_knn, jaccard_at_k, stored_knn
-    from .projection import comp_size, vector_models
+    from .vectors import comp_size, vector_models
 
     models = vector_models(comp)
     if a not in models or b not in models or a == b:

@@ -12,7 +12,8 @@ from itertools import combinations
 
 import numpy as np
 
-from .projection import comp_size, load_npz, load_vectors, save_npz, vector_models
+from .npz import load_npz, save_npz
+from .vectors import comp_size, load_vectors, vector_models
 
 _BLOCK_BYTES = 64 << 20  # similarity rows computed at once: 64 MB whatever the corpus size
 

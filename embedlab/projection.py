@@ -9,26 +9,22 @@ with the same seed reopens the same layout without recomputing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
 import threading
 import time
 import warnings
-import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .npz import load_npz, save_npz
+from .vectors import comp_size, load_vectors, reduce_sparse, vector_models  # noqa: F401 - callers read them here
+
 # umap_layout gives UMAP exact neighbours without an NN-descent index, which only transform() needs.
 warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
 
 log = logging.getLogger("embedlab.projection")
-_CACHE_BYTES = 1 << 30  # vectors kept in memory across page reruns; 50k×384 float32 is 77 MB
-_vector_cache: OrderedDict[tuple, object] = OrderedDict()
 _cache_lock = threading.Lock()
 _path_locks: dict[str, threading.Lock] = {}
 
@@ -39,72 +35,6 @@ class MapSet:
     ids: np.ndarray  # chunk ordinals, row i of every map is chunk ids[i]
     reference: str
     disparity: dict[str, float]  # Procrustes residual after alignment: 0 same shape, 1 unrelated
-
-
-# -- vectors ---------------------------------------------------------------------------------
-def vector_models(comp) -> list[str]:
-    """Models of ``comp`` that have stored vectors (hybrids have none of their own)."""
-    return [m for m in comp.model_ids
-            if not m.startswith("hybrid:") and comp.results.get(m, {}).get("status") == "done"]
-
-
-def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, seed: int = 0):
-    """The stored vectors of ``mid`` for chunk ordinals ``ids`` (all chunks by default), in that
-    order: dense float32 (L2-normalised) or csr. Kept in an in-process LRU; do not mutate them.
-
-    ``for_projection`` turns sparse vectors into 50 dense dimensions (see ``reduce_sparse``)."""
-    res = comp.results.get(mid) or {}
-    if mid.startswith("hybrid:") or res.get("status") != "done":
-        raise ValueError(f"{mid} has no stored vectors in this comparison (status: {res.get('status', 'not run')})")
-    n = res.get("chunks") or len(ws.load_dataset(comp.dataset_key).chunks)
-    ids = np.arange(n) if ids is None else np.asarray(ids, dtype=np.int64)
-    key = (res["collection"], len(ids), hashlib.sha1(ids.astype(np.int64).tobytes()).hexdigest())
-    vecs = _cache_get(key)
-    if vecs is None:
-        vecs = ws.store.vectors(res["collection"], ids.tolist(), bool(res.get("sparse")))
-        _cache_put(key, vecs)
-    return reduce_sparse(vecs, seed) if for_projection and hasattr(vecs, "tocsr") else vecs
-
-
-def _nbytes(v) -> int:
-    return v.nbytes if isinstance(v, np.ndarray) else v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
-
-
-def _cache_get(key):
-    with _cache_lock:
-        if key in _vector_cache:
-            _vector_cache.move_to_end(key)
-            return _vector_cache[key]
-    return None
-
-
-def _cache_put(key, vecs) -> None:
-    if isinstance(vecs, np.ndarray):
-        vecs.setflags(write=False)
-    with _cache_lock:
-        _vector_cache[key] = vecs
-        while len(_vector_cache) > 1 and sum(map(_nbytes, _vector_cache.values())) > _CACHE_BYTES:
-            _vector_cache.popitem(last=False)
-
-
-def reduce_sparse(m, seed: int = 0, dims: int = 50) -> np.ndarray:
-    """Sparse term vectors → ``dims`` dense dimensions (LSA), rows L2-normalised.
-
-    PCA and UMAP need dense input, and densifying a 30k-term vocabulary is n × 30k floats (6 GB
-    at 50k chunks). TruncatedSVD works on the csr directly because, unlike PCA, it does not
-    centre (centring would densify). Rows are normalised before and after so distances on the
-    map mean cosine, as they do for the dense models."""
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.preprocessing import normalize
-
-    m = m.tocsr()
-    used = np.unique(m.indices)  # drop never-used columns: some providers hash into 2^31 slots
-    m = normalize(m[:, used], norm="l2")
-    k = min(dims, m.shape[1] - 1, m.shape[0] - 1)
-    if k < 2:
-        return np.zeros((m.shape[0], 2), np.float32)
-    out = TruncatedSVD(k, algorithm="randomized", random_state=seed).fit_transform(m)
-    return normalize(out).astype(np.float32)
 
 
 # -- layouts ---------------------------------------------------------------------------------
@@ -214,11 +144,6 @@ def map_set(ws, comp, kind: str = "umap", sample: int | None = None, seed: int =
         return result
 
 
-def comp_size(ws, comp) -> int:
-    sizes = [comp.results[m].get("chunks") for m in vector_models(comp)]
-    return next((s for s in sizes if s), None) or len(ws.load_dataset(comp.dataset_key).chunks)
-
-
 def sample_ids(n: int, sample: int | None, seed: int = 0) -> np.ndarray:
     """Sorted chunk ordinals: all of them, or a seeded subset of ``sample`` (same seed, same subset)."""
     if not sample or sample >= n:
@@ -229,47 +154,6 @@ def sample_ids(n: int, sample: int | None, seed: int = 0) -> np.ndarray:
 def _lock_for(path: Path) -> threading.Lock:
     with _cache_lock:
         return _path_locks.setdefault(str(path), threading.Lock())
-
-
-def save_npz(path: Path, models: list[str], arrays: list[np.ndarray], **extra) -> None:
-    """Atomic: a reader sees the old file or the new one, never half of one. Model ids go in a
-    string array, not in key names, because ids hold ':' and '/'."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_temp(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, models=np.array(models, dtype=str),
-                     **{f"m{i}": a for i, a in enumerate(arrays)}, **extra)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sweep_temp(folder: Path, older_than_s: float = 3600) -> None:
-    """Temp files a killed process left behind (a live writer's file is seconds old)."""
-    cutoff = time.time() - older_than_s
-    for stale in folder.glob(".tmp-*.npz"):
-        try:
-            if stale.stat().st_mtime < cutoff:
-                stale.unlink()
-        except OSError:
-            pass
-
-
-def load_npz(path: Path) -> tuple[list[str], list[np.ndarray], dict] | None:
-    """What ``save_npz`` wrote, or None when the file is missing or unreadable (then recompute)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            models = [str(m) for m in z["models"]]
-            arrays = [z[f"m{i}"] for i in range(len(models))]
-            extra = {k: z[k] for k in z.files if k != "models" and not (k[0] == "m" and k[1:].isdigit())}
-        return models, arrays, extra
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # torn: not a whole zip
-        return None
 
 
 def _write_maps(path: Path, maps: MapSet) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .npz import load_npz, save_npz
 from .sparse_rows import stack
 
 log = logging.getLogger("embedlab.store")
@@ -256,8 +257,6 @@ def save_cache(path: Path | None, held) -> None:
     """Write ``held`` (ids + matrix) to ``path``; the caller holds the store's write lock."""
     if path is None:
         return
-    from .projection import save_npz
-
     m = held.matrix
     parts = (["dense"], [m]) if isinstance(m, np.ndarray) else (
         ["data", "indices", "indptr"], [m.data, m.indices, m.indptr])
@@ -271,8 +270,6 @@ def load_cache(path: Path | None, sparse: bool, stored_rows: Callable[[], int]):
     """(ids, matrix) from ``path`` when it holds as many rows as the collection, else None."""
     if path is None or not path.exists():
         return None
-    from .projection import load_npz
-
     got = load_npz(path)
     try:
         if got is None:

@@ -21,14 +21,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
 
+from .records import is_hybrid
 from .sparse_rows import sparse_rows_for_storage
+
+_CACHE_BYTES = 1 << 30  # vectors kept in memory across page reruns; 50k×384 float32 is 77 MB
+_vector_cache: OrderedDict[tuple, object] = OrderedDict()
+_cache_lock = threading.Lock()
 
 log = logging.getLogger("embedlab.store")
 CONTENT_PREFIX = "el_v_"
@@ -245,3 +251,74 @@ def stacked(blocks, sparse: bool):
         return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
                          format="csr").astype(np.float32)
     return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
+
+
+# -- a comparison's stored vectors, read for maps and neighbours ---------------------------------------
+def vector_models(comp) -> list[str]:
+    """Models of ``comp`` that have stored vectors (hybrids have none of their own)."""
+    return [m for m in comp.model_ids
+            if not is_hybrid(m) and comp.results.get(m, {}).get("status") == "done"]
+
+
+def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, seed: int = 0):
+    """The stored vectors of ``mid`` for chunk ordinals ``ids`` (all chunks by default), in that
+    order: dense float32 (L2-normalised) or csr. Kept in an in-process LRU; do not mutate them.
+
+    ``for_projection`` turns sparse vectors into 50 dense dimensions (see ``reduce_sparse``)."""
+    res = comp.results.get(mid) or {}
+    if is_hybrid(mid) or res.get("status") != "done":
+        raise ValueError(f"{mid} has no stored vectors in this comparison (status: {res.get('status', 'not run')})")
+    n = res.get("chunks") or len(ws.load_dataset(comp.dataset_key).chunks)
+    ids = np.arange(n) if ids is None else np.asarray(ids, dtype=np.int64)
+    key = (res["collection"], len(ids), hashlib.sha1(ids.astype(np.int64).tobytes()).hexdigest())
+    vecs = _cache_get(key)
+    if vecs is None:
+        vecs = ws.store.vectors(res["collection"], ids.tolist(), bool(res.get("sparse")))
+        _cache_put(key, vecs)
+    return reduce_sparse(vecs, seed) if for_projection and hasattr(vecs, "tocsr") else vecs
+
+
+def _matrix_nbytes(v) -> int:
+    return v.nbytes if isinstance(v, np.ndarray) else v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
+
+
+def _cache_get(key):
+    with _cache_lock:
+        if key in _vector_cache:
+            _vector_cache.move_to_end(key)
+            return _vector_cache[key]
+    return None
+
+
+def _cache_put(key, vecs) -> None:
+    if isinstance(vecs, np.ndarray):
+        vecs.setflags(write=False)
+    with _cache_lock:
+        _vector_cache[key] = vecs
+        while len(_vector_cache) > 1 and sum(map(_matrix_nbytes, _vector_cache.values())) > _CACHE_BYTES:
+            _vector_cache.popitem(last=False)
+
+
+def reduce_sparse(m, seed: int = 0, dims: int = 50) -> np.ndarray:
+    """Sparse term vectors → ``dims`` dense dimensions (LSA), rows L2-normalised.
+
+    PCA and UMAP need dense input, and densifying a 30k-term vocabulary is n × 30k floats (6 GB
+    at 50k chunks). TruncatedSVD works on the csr directly because, unlike PCA, it does not
+    centre (centring would densify). Rows are normalised before and after so distances on the
+    map mean cosine, as they do for the dense models."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    m = m.tocsr()
+    used = np.unique(m.indices)  # drop never-used columns: some providers hash into 2^31 slots
+    m = normalize(m[:, used], norm="l2")
+    k = min(dims, m.shape[1] - 1, m.shape[0] - 1)
+    if k < 2:
+        return np.zeros((m.shape[0], 2), np.float32)
+    out = TruncatedSVD(k, algorithm="randomized", random_state=seed).fit_transform(m)
+    return normalize(out).astype(np.float32)
+
+
+def comp_size(ws, comp) -> int:
+    sizes = [comp.results[m].get("chunks") for m in vector_models(comp)]
+    return next((s for s in sizes if s), None) or len(ws.load_dataset(comp.dataset_key).chunks)
