@@ -35,18 +35,30 @@ def generate_eval_set(documents: Sequence[Document], n: int = 100, seed: int = 0
     titles = [_norm(d.title) for d in docs]
     title_counts = Counter(titles)
     haystack = [d.full_text for d in docs]
+
+    def pick(i: int) -> str | None:
+        doc = docs[i]
+        query = doc.title.strip() if _distinct_title(doc, titles[i], title_counts) else None
+        return query or _unique_sentence(doc, haystack, random.Random(f"{seed}/{doc.id}"))
+
+    queries, qrels = _known_items(docs, n, seed, "gen", pick)
+    return EvalSet(queries=queries, qrels=qrels, generated=True, note=GENERATED_NOTE)
+
+
+def _known_items(docs: list[Document], n: int, seed: int, prefix: str, pick) -> tuple[dict, dict]:
+    """Up to ``n`` queries, one per document in the seeded order, each from ``pick(i)`` (None skips the
+    document); the document it came from is the only one relevant."""
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
     for i in _sample_order(len(docs), seed):
         if len(queries) >= n:
             break
-        doc = docs[i]
-        query = doc.title.strip() if _distinct_title(doc, titles[i], title_counts) else None
-        query = query or _unique_sentence(doc, haystack, random.Random(f"{seed}/{doc.id}"))
+        doc_id = docs[i].id
+        query = pick(i)
         if query:
-            qid = f"gen-{len(queries):04d}"
-            queries[qid], qrels[qid] = query, {doc.id: 1}
-    return EvalSet(queries=queries, qrels=qrels, generated=True, note=GENERATED_NOTE)
+            qid = f"{prefix}-{len(queries):04d}"
+            queries[qid], qrels[qid] = query, {doc_id: 1}
+    return queries, qrels
 
 
 def _sample_order(n: int, seed: int) -> list[int]:
@@ -111,16 +123,12 @@ def generate_keyword_set(documents: Sequence[Document], n: int = 100, seed: int 
     nouns as the query, that document the only relevant one. Same documents and seed, same set."""
     docs = list(documents)
     haystack = [d.full_text for d in docs]
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    for i in _sample_order(len(docs), seed):
-        if len(queries) >= n:
-            break
+
+    def pick(i: int) -> str | None:
         sentence = _unique_sentence(docs[i], haystack, random.Random(f"{seed}/{docs[i].id}"), min_words=1)
-        query = keyword_query(sentence, _language(docs[i]), min_terms) if sentence else None
-        if query:
-            qid = f"kw-{len(queries):04d}"
-            queries[qid], qrels[qid] = query, {docs[i].id: 1}
+        return keyword_query(sentence, _language(docs[i]), min_terms) if sentence else None
+
+    queries, qrels = _known_items(docs, n, seed, "kw", pick)
     return EvalSet(queries=queries, qrels=qrels, generated=True, note=KEYWORD_NOTE)
 
 
@@ -230,18 +238,17 @@ def generate_inverse_cloze(documents: Sequence[Document], n: int = 100, seed: in
 
     docs = list(documents)
     haystack = [d.full_text for d in docs]
-    queries: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    for i in _sample_order(len(docs), seed):
-        if len(queries) >= n:
-            break
+
+    def pick(i: int) -> str | None:
         doc = docs[i]
         sentence = _unique_sentence(doc, haystack, random.Random(f"ict/{seed}/{doc.id}"))
         if not sentence or doc.full_text.count(sentence) != 1:  # a second copy would still be there to match
-            continue
+            return None
         rest = _SPACES.sub(" ", doc.text.replace(sentence, "", 1)).strip()  # line breaks kept
-        if len(rest.split()) >= 5:  # something must be left to find it by
-            qid = f"ict-{len(queries):04d}"
-            queries[qid], qrels[qid] = sentence, {doc.id: 1}
-            docs[i] = replace(doc, text=rest)
+        if len(rest.split()) < 5:  # something must be left to find it by
+            return None
+        docs[i] = replace(doc, text=rest)
+        return sentence
+
+    queries, qrels = _known_items(docs, n, seed, "ict", pick)
     return docs, EvalSet(queries=queries, qrels=qrels, generated=True, note=ICT_NOTE)

@@ -59,9 +59,16 @@ _SEED = textwrap.dedent("""
 
 
 def seed_sample(workspace: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", _SEED], cwd=ROOT, env=server_env(workspace),
-                         capture_output=True, text=True, timeout=600)
+    run_in_workspace(workspace, _SEED)
+
+
+def run_in_workspace(workspace: Path, code: str, *args: str, timeout: int = 600) -> str:
+    """Run ``code`` in a child process on ``workspace`` (Milvus Lite admits one process: the test's own
+    server must not be up yet); its stdout, after asserting it succeeded."""
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=server_env(workspace),
+                         capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
 
 
 class Server:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import subprocess
-import sys
 import textwrap
 
 import pandas as pd
@@ -23,13 +21,12 @@ from browser_util import (
     goto,
     new_page,
     no_exception,
+    run_in_workspace,
     seeded_server,
-    server_env,
     shot,
     wait_idle,
     wait_maps,
 )
-from conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,10 +83,7 @@ def write_corpus(folder):
 def server(tmp_path_factory):
     workspace = tmp_path_factory.mktemp("map_ws")
     corpus = write_corpus(tmp_path_factory.mktemp("map_docs"))
-    out = subprocess.run([sys.executable, "-c", _MAKE, str(corpus)], cwd=ROOT, env=server_env(workspace),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    cid = re.search(r"CID (\S+)", out.stdout).group(1)
+    cid = re.search(r"CID (\S+)", run_in_workspace(workspace, _MAKE, str(corpus))).group(1)
     with seeded_server(workspace) as srv:
         srv.cid = cid
         yield srv

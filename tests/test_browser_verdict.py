@@ -5,12 +5,21 @@ bundled models over the sample's 100 judged queries."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
-from browser_util import ROOT, Server, chromium, goto, main_text, new_page, no_exception, seed_sample, server_env, shot
+from browser_util import (
+    ROOT,
+    Server,
+    chromium,
+    goto,
+    main_text,
+    new_page,
+    no_exception,
+    run_in_workspace,
+    seed_sample,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,10 +45,8 @@ _MAKE = textwrap.dedent("""
 def shared(tmp_path_factory):
     ws = tmp_path_factory.mktemp("verdict_ws")
     seed_sample(ws)
-    out = subprocess.run([sys.executable, "-c", _MAKE, str(ROOT / "sample_data" / "scifact-mini")], cwd=ROOT,
-                         env=server_env(ws), capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    made = json.loads(out.stdout.strip().splitlines()[-1])
+    out = run_in_workspace(ws, _MAKE, str(ROOT / "sample_data" / "scifact-mini"), timeout=900)
+    made = json.loads(out.strip().splitlines()[-1])
     srv = Server(ws)
     try:
         with chromium() as browser:

@@ -5,7 +5,18 @@ import subprocess
 import sys
 
 import pytest
-from browser_util import chromium, goto, manifest, new_page, no_exception, seeded_server, server_env, shot, wait_idle
+from browser_util import (
+    chromium,
+    goto,
+    manifest,
+    new_page,
+    no_exception,
+    run_in_workspace,
+    seeded_server,
+    server_env,
+    shot,
+    wait_idle,
+)
 from conftest import ROOT
 from test_versions_browser import SEED
 
@@ -17,10 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     src = tmp_path_factory.mktemp("bundle_src")
-    out = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=server_env(src), capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    cid = out.stdout.strip().splitlines()[-1]
+    cid = run_in_workspace(src, SEED).strip().splitlines()[-1]
     path = src / "grown.zip"
     done = subprocess.run([sys.executable, "-m", "embedlab", "export", "--comparison", cid, "--out", str(path),
                            "--workspace", str(src)], cwd=ROOT, env=server_env(src), capture_output=True, text=True,

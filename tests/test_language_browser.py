@@ -3,13 +3,11 @@ shares, BM25's analyzer and metrics per language."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
-from browser_util import chromium, goto, main_text, new_page, seeded_server, server_env, shot
-from conftest import ROOT, SHARED
+from browser_util import chromium, goto, main_text, new_page, run_in_workspace, seeded_server, shot
+from conftest import SHARED
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not (SHARED / "parallel").exists(), reason="../shared/datasets/parallel missing")]
@@ -38,10 +36,7 @@ _SEED = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     ws = tmp_path_factory.mktemp("langws")
-    out = subprocess.run([sys.executable, "-c", _SEED, str(ws / "tatoeba")], cwd=ROOT, env=server_env(ws),
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    cid = out.stdout.strip().splitlines()[-1]
+    cid = run_in_workspace(ws, _SEED, str(ws / "tatoeba")).strip().splitlines()[-1]
     with seeded_server(ws) as srv, chromium() as browser:
         yield srv, new_page(browser), cid
 

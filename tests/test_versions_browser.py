@@ -2,12 +2,19 @@
 version and a new comparison that embeds only the new files' chunks; the old link is unchanged."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-from browser_util import Server, chromium, goto, main_text, manifest, new_page, no_exception, server_env, shot
-from conftest import ROOT
+from browser_util import (
+    Server,
+    chromium,
+    goto,
+    main_text,
+    manifest,
+    new_page,
+    no_exception,
+    run_in_workspace,
+    shot,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +35,9 @@ print(comp.id)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     ws = tmp_path_factory.mktemp("versions_ws")
-    out = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=server_env(ws), capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    cid = run_in_workspace(ws, SEED).strip().splitlines()[-1]
     srv = Server(ws)
-    srv.cid = out.stdout.strip().splitlines()[-1]
+    srv.cid = cid
     try:
         yield srv
     finally:
