@@ -1,4 +1,4 @@
-"""Process-wide resources and the state that lives in the URL.
+"""The state that lives in the URL (and the session), and the comparison it opens.
 
 The URL is the state a teammate receives: ``?c=<comparison id>`` plus a few page parameters.
 Sidebar navigation drops the query string, so each page's last values are also kept in the
