@@ -258,7 +258,8 @@ def test_share_link_and_report(app_comp):
     assert not at.exception
     link = [c.value for c in at.code if "c=" in c.value][0]
     assert re.match(r"^http://team\.example:8501/(Share)?\?", link) and f"c={app_comp.id}" in link
-    assert len(at.get("download_button")) == 2
+    labels = sorted(b.proto.label for b in at.get("download_button"))
+    assert labels == ["Download HTML report", "Download bundle", "Metrics as CSV"], labels
 
 
 def test_new_comparison_from_upload(workspace, app_comp, monkeypatch):
