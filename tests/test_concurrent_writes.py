@@ -32,14 +32,12 @@ THREADS, PER_THREAD, BATCH, DIM = 8, 1200, 50, 16
 FLUSH_BUDGET = 16_384  # bytes: Lite flushes every ~250 rows of this size
 
 WRITERS = """
-import contextlib, json, sys, threading
+import json, sys, threading
 import numpy as np
 import embedlab.store as store_module
 
-uri, locked, threads, per_thread, batch, dim = sys.argv[1], sys.argv[2] == "locked", *map(int, sys.argv[3:])
+uri, threads, per_thread, batch, dim = sys.argv[1], *map(int, sys.argv[2:])
 sys.setswitchinterval(1e-6)
-if not locked:
-    store_module._write_lock = contextlib.nullcontext()  # the protection switched off
 store = store_module.Store(uri)
 store.ensure("rows", dim, False)
 acked, errors = [], []
@@ -92,9 +90,9 @@ class Outcome:
                 f"{sorted(set(e[:120] for e in self.errors))[:3]}")
 
 
-def write_concurrently(tmp_path, locked: bool) -> Outcome:
+def write_concurrently(tmp_path) -> Outcome:
     uri = str(tmp_path / "milvus.db")
-    done = subprocess.run([sys.executable, "-c", WRITERS, uri, "locked" if locked else "unlocked",
+    done = subprocess.run([sys.executable, "-c", WRITERS, uri,
                            *map(str, (THREADS, PER_THREAD, BATCH, DIM))], cwd=ROOT, capture_output=True, text=True,
                           env=env(MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES=str(FLUSH_BUDGET)), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -106,7 +104,7 @@ def write_concurrently(tmp_path, locked: bool) -> Outcome:
 
 def test_concurrent_upserts_through_one_client_store_every_row_exactly_once(tmp_path):
     for trial in range(2):
-        out = write_concurrently(tmp_path / f"t{trial}", locked=True)
+        out = write_concurrently(tmp_path / f"t{trial}")
         print(out.summary())
         assert out.errors == []
         assert out.acked == out.expected
