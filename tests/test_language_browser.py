@@ -57,6 +57,9 @@ def test_overview_warns_that_minilm_does_not_cover_korean(mixed):
 def test_metrics_per_language(mixed):
     srv, page, cid = mixed
     goto(page, f"{srv.url}Metrics?c={cid}", "per language")
+    # the table is drawn after its heading: scroll to it and wait for its first row
+    page.get_by_text("per language").first.scroll_into_view_if_needed()
+    page.get_by_text("Korean (ko)", exact=False).first.wait_for(timeout=60_000)
     text = main_text(page)
     assert "Korean (ko)" in text and "English (en)" in text, text[-3000:]
     table = text[text.index("per language"):]
