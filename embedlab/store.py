@@ -168,6 +168,16 @@ class Store(ResidentVectors):
     def exists(self, name: str) -> bool:
         return self.client.has_collection(name)
 
+    def rename(self, old: str, new: str) -> None:
+        """``old`` becomes ``new`` (its .npz copy too); nothing is re-read or re-written."""
+        with _write_lock:
+            path = self._cache_path(old, even_if_off=True)
+            self.client.rename_collection(old, new)
+            if path is not None and path.exists():
+                path.replace(path.with_name(f"{new}.npz"))
+            self._forget(old)
+            self._loaded.pop(old, None)
+
     def drop(self, name: str) -> None:
         with _write_lock:
             if self.client.has_collection(name):

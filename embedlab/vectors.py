@@ -46,7 +46,11 @@ _PACKAGES = {"sentence_transformers": "sentence-transformers", "static": "model2
 
 
 def package_version(emb) -> str:
-    module = type(emb).__module__.rsplit(".", 1)[-1]
+    return package_of(type(emb).__module__.rsplit(".", 1)[-1])
+
+
+def package_of(module: str) -> str:
+    """``package==version`` of the package behind an embedder module (``sentence_transformers``)."""
     package = _PACKAGES.get(module, module)
     try:
         return f"{package}=={metadata.version(package)}"
@@ -70,8 +74,12 @@ def content_collection(emb) -> str | None:
     """The content collection of ``emb``'s fingerprint; None for a corpus-fitted model."""
     if emb.needs_fit:
         return None
-    blob = json.dumps(fingerprint(emb), sort_keys=True, ensure_ascii=False)
-    return CONTENT_PREFIX + hashlib.sha256(blob.encode()).hexdigest()[:24]
+    return content_name(emb.settings(), document_prefix(emb), package_version(emb))
+
+
+def content_name(settings: dict, prefix: str, package: str) -> str:
+    fp = {"settings": settings, "document_prefix": prefix, "package": package}  # = fingerprint()
+    return CONTENT_PREFIX + hashlib.sha256(json.dumps(fp, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
 
 
 def text_key(prefix: str, text: str) -> int:

