@@ -30,37 +30,19 @@ def current_settings(settings: dict) -> dict | None:
     return None if label is None else {**settings, "name": label}
 
 
-def legacy_bundled(ws) -> int:
-    """Rename the collections of comparisons recorded with a bundled model's path; returns how
-    many model runs were brought up to date."""
-    from .workspace import read_json, write_json
-
-    fixed = 0
-    for path in sorted((ws.root / "comparisons").glob("*/manifest.json")):
-        try:
-            if _MARK not in path.read_text("utf-8"):  # the common case: no Milvus, no parse
-                continue
-            manifest = read_json(path)
-            todo = [r for r in (manifest.get("results") or {}).values()
-                    if isinstance(r.get("settings"), dict) and current_settings(r["settings"])]
-            if not todo:
-                continue
-            meta = read_json(ws.root / "datasets" / manifest["dataset_key"] / "dataset.json")
-            corpus = meta.get("corpus_key") or manifest["dataset_key"].split("-")[0]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # a damaged manifest is reported where it is opened, not here
-        try:
-            for r in todo:
-                _bring_up(ws.store, r, corpus)
-                fixed += 1
-        except Exception as e:  # noqa: BLE001 - the workspace still opens; those vectors are made again
-            log.warning("could not bring %s up to date: %s", path.parent.name, e)
-            continue
-        write_json(path, manifest)
-    return fixed
+def needs(text: str) -> bool:
+    """Whether a manifest's text may hold a bundled model's path (the common case: no)."""
+    return _MARK in text
 
 
-def _bring_up(store, r: dict, corpus: str) -> None:
+def todo(manifest: dict) -> list[dict]:
+    """The model results of ``manifest`` recorded with a bundled model's path."""
+    return [r for r in (manifest.get("results") or {}).values()
+            if isinstance(r, dict) and isinstance(r.get("settings"), dict) and current_settings(r["settings"])]
+
+
+def bring_up(store, r: dict, corpus: str) -> None:
+    """Rename ``r``'s view and content collections to the current settings' names; update ``r``."""
     from .store import collection_name
     from .vectors import content_name, package_of
 

@@ -45,9 +45,7 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self._store = None
         self._datasets: dict[str, Dataset] = {}
-        from .migrate import legacy_bundled
-
-        legacy_bundled(self)  # before any manifest is read: old bundled-model names → current ones
+        self._bring_up_to_date()  # before any manifest is read
 
     @property
     def store(self):
@@ -56,6 +54,28 @@ class Workspace:
 
             self._store = Store(default_uri(self.root))
         return self._store
+
+    def _bring_up_to_date(self) -> None:
+        """Comparisons recorded when a bundled model's settings held its install path get the
+        collection names of the current settings (see ``migrate``); nothing is re-embedded."""
+        from . import migrate
+
+        for path in sorted((self.root / "comparisons").glob("*/manifest.json")):
+            try:
+                if not migrate.needs(path.read_text("utf-8")):
+                    continue
+                manifest = read_json(path)
+                runs = migrate.todo(manifest)
+                if not runs:
+                    continue
+                meta = read_json(self.root / "datasets" / manifest["dataset_key"] / "dataset.json")
+                corpus = meta.get("corpus_key") or manifest["dataset_key"].split("-")[0]
+                for r in runs:
+                    migrate.bring_up(self.store, r, corpus)
+            except Exception as e:  # noqa: BLE001 - the workspace still opens; those vectors are made again
+                migrate.log.warning("could not bring %s up to date: %s", path.parent.name, e)
+                continue
+            write_json(path, manifest)
 
     # -- datasets ---------------------------------------------------------------------------
     def add_dataset(self, documents, chunking: Chunking, eval_set=None, name="", report=None,
