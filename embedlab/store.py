@@ -125,8 +125,10 @@ class Store(ResidentVectors):
         with _write_lock:
             if not self.client.has_collection(name):
                 try:
-                    self.client.create_collection(name, schema=self._schema(dim, sparse),
-                                                  index_params=self._index(sparse))
+                    self.client.create_collection(name, schema=self._schema(dim, sparse))
+                    # pymilvus sleeps 0.5 s before it first asks whether an index is built; over an
+                    # empty collection Lite builds it at once, so there we do not wait.
+                    self.client.create_index(name, self._index(sparse), sync=not self.local)
                 except Exception:
                     # another process sharing a Milvus server may have created it since our check
                     if not self.client.has_collection(name):
@@ -235,14 +237,21 @@ class Store(ResidentVectors):
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""
-        held = _resident_get((self.uri, name))
+        ids = np.asarray(ids, dtype=np.int64)
+        # One copy per collection in this process, shared with search (see ResidentVectors): read
+        # whole once, then sliced; a collection over the memory budget is read by id every time.
+        held = _resident_get((self.uri, name)) or (self.resident(name, sparse) if len(ids) else None)
         if held is not None:
-            ids = np.asarray(ids, dtype=np.int64)
             if len(ids) == len(held.ids) and np.array_equal(ids, held.ids):
+                if isinstance(held.matrix, np.ndarray):
+                    held.matrix.setflags(write=False)  # shared with search: nobody may change it
                 return held.matrix  # the same object search uses: not held twice
             pos = np.searchsorted(held.ids, ids)
-            if len(ids) and (pos.max() < len(held.ids)) and np.array_equal(held.ids[pos], ids):
-                return held.matrix[pos]
+            found = pos < len(held.ids)
+            found[found] = held.ids[pos[found]] == ids[found]
+            if not found.all():
+                raise StoreError(f"{int((~found).sum())} vectors missing from {name}")
+            return held.matrix[pos]
         self._load(name)
         got: dict[int, object] = {}
         for s in range(0, len(ids), 4096):

@@ -21,8 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,10 +30,6 @@ import numpy as np
 
 from .records import is_hybrid
 from .sparse_rows import sparse_rows_for_storage
-
-_CACHE_BYTES = 1 << 30  # vectors kept in memory across page reruns; 50k×384 float32 is 77 MB
-_vector_cache: OrderedDict[tuple, object] = OrderedDict()
-_cache_lock = threading.Lock()
 
 log = logging.getLogger("embedlab.store")
 CONTENT_PREFIX = "el_v_"
@@ -270,7 +265,8 @@ def vector_models(comp) -> list[str]:
 
 def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, seed: int = 0):
     """The stored vectors of ``mid`` for chunk ordinals ``ids`` (all chunks by default), in that
-    order: dense float32 (L2-normalised) or csr. Kept in an in-process LRU; do not mutate them.
+    order: dense float32 (L2-normalised) or csr. They are the store's one in-process copy of the
+    collection, shared with search (``Store.vectors``): do not mutate them.
 
     ``for_projection`` turns sparse vectors into 50 dense dimensions (see ``reduce_sparse``)."""
     res = comp.results.get(mid) or {}
@@ -278,33 +274,8 @@ def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, see
         raise ValueError(f"{mid} has no stored vectors in this comparison (status: {res.get('status', 'not run')})")
     n = res.get("chunks") or len(ws.load_dataset(comp.dataset_key).chunks)
     ids = np.arange(n) if ids is None else np.asarray(ids, dtype=np.int64)
-    key = (res["collection"], len(ids), hashlib.sha1(ids.astype(np.int64).tobytes()).hexdigest())
-    vecs = _cache_get(key)
-    if vecs is None:
-        vecs = ws.store.vectors(res["collection"], ids.tolist(), bool(res.get("sparse")))
-        _cache_put(key, vecs)
+    vecs = ws.store.vectors(res["collection"], ids, bool(res.get("sparse")))
     return reduce_sparse(vecs, seed) if for_projection and hasattr(vecs, "tocsr") else vecs
-
-
-def _matrix_nbytes(v) -> int:
-    return v.nbytes if isinstance(v, np.ndarray) else v.data.nbytes + v.indices.nbytes + v.indptr.nbytes
-
-
-def _cache_get(key):
-    with _cache_lock:
-        if key in _vector_cache:
-            _vector_cache.move_to_end(key)
-            return _vector_cache[key]
-    return None
-
-
-def _cache_put(key, vecs) -> None:
-    if isinstance(vecs, np.ndarray):
-        vecs.setflags(write=False)
-    with _cache_lock:
-        _vector_cache[key] = vecs
-        while len(_vector_cache) > 1 and sum(map(_matrix_nbytes, _vector_cache.values())) > _CACHE_BYTES:
-            _vector_cache.popitem(last=False)
 
 
 def reduce_sparse(m, seed: int = 0, dims: int = 50) -> np.ndarray:
