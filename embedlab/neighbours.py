@@ -244,20 +244,3 @@ def reference_disagreement(knn_by_model: dict[str, np.ndarray], reference: str) 
     n = len(knn_by_model[reference])
     out[reference] = np.mean(list(out.values()), axis=0) if out else np.zeros(n)
     return out
-
-
-def projection_trust(vectors, coords, k: int = 10, sample: int = 2000, seed: int = 0) -> float:
-    """How far a 2-D map can be trusted: sklearn's trustworthiness (1 = no point's map
-    neighbours are strangers in the original space; about 0.5 = random), on a seeded subsample
-    of at most ``sample`` points, because it needs all pairwise distances. Cosine in the original
-    space, as for ``knn``; the subsample's neighbourhoods are wider than the full set's, so read
-    it as a comparison between maps, not an absolute."""
-    from sklearn.manifold import trustworthiness
-
-    n = coords.shape[0]
-    rows = np.arange(n) if n <= sample else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
-    k = min(k, (len(rows) - 1) // 2)  # sklearn's bound on n_neighbors
-    if k < 1:
-        return 1.0
-    x = vectors[rows] if hasattr(vectors, "tocsr") else np.asarray(vectors)[rows]
-    return float(trustworthiness(x, np.asarray(coords)[rows], n_neighbors=k, metric="cosine"))

@@ -17,10 +17,10 @@ from embedlab.neighbours import (
     knn_of_query,
     most_disagreeing,
     overlap_matrix,
-    projection_trust,
     rbo,
     rbo_rows,
 )
+from embedlab.probes import trustworthiness
 from embedlab.projection import aligned_maps, load_vectors, pca_preview
 
 # umap_layout hands UMAP exact neighbours and no NN-descent index; the app silences this too.
@@ -163,6 +163,10 @@ def test_comparison_neighbours(workspace, comp):
 
 
 def test_projection_trust(workspace, comp):
+    # one trustworthiness for the Map page's question and the consistency probe's; cosine in the original space
+    def projection_trust(vectors, coords):
+        return trustworthiness(vectors, coords, metric="cosine")
+
     angles = np.random.default_rng(5).uniform(0, 2 * np.pi, 300)
     pts = np.c_[np.cos(angles), np.sin(angles)]  # on the unit circle cosine order is euclidean order
     assert projection_trust(pts, pts) == pytest.approx(1)
