@@ -8,8 +8,10 @@ Documents: SciFact abstracts repeated with perturbations (``_common.perturbed``)
 one chunk each. Bare: each model's own ``encode_documents`` (BM25: fit + encode) on the chunk
 texts, no store. EmbedLab: a fresh workspace, ``add_dataset`` + ``comparison.create`` +
 ``comparison.run(evaluate=False)`` — hashing, content and view collections in Milvus Lite,
-flushes, the .npz copies. Add: the same documents plus 1 % new ones, a new comparison (new
-dataset version) — only the new chunks are embedded, BM25 refits. Peak RSS of this process.
+flushes, the .npz copies. Add: 1 % new documents through ``versions.add_version`` (what "Add files
+to this dataset" calls: a new dataset version, unchanged documents' chunks taken from the parent)
+and a new comparison — only the new chunks are embedded, BM25 refits (its seconds are printed).
+Peak RSS of this process.
 Targets (issue 12): EmbedLab ≤ 2× bare; the 1 % add ≤ 0.05× the first run.
 """
 
@@ -48,18 +50,23 @@ def bare(chunks: list[str]) -> dict:
     return out
 
 
-def embedlab(ws, docs) -> tuple[float, dict]:
-    from embedlab import comparison
+def embedlab(ws, docs, parent=None) -> tuple[float, dict, object]:
+    """A first run (``parent`` None) or, as "Add files to this dataset" does, a new version of
+    ``parent`` with ``docs`` added (its unchanged documents' chunks are taken, not cut again)."""
+    from embedlab import comparison, versions
     from embedlab.chunking import Chunking
 
     t = time.perf_counter()
-    ds = ws.add_dataset(docs, Chunking(128, 0), name=f"{len(docs)} docs")
+    if parent is None:
+        ds = ws.add_dataset(docs, Chunking(128, 0), name=f"{len(docs)} docs")
+    else:
+        ds = versions.add_version(ws, parent, docs)
     comp = comparison.create(ws, ds, MODELS)
     comparison.run(ws, comp, evaluate=False)
     seconds = time.perf_counter() - t
     for m in MODELS:
         assert comp.results[m]["status"] == "done", comp.results[m]
-    return seconds, {m: (comp.results[m]["embedded_now"], comp.results[m]["embed_seconds"]) for m in MODELS}
+    return seconds, {m: (comp.results[m]["embedded_now"], comp.results[m]["embed_seconds"]) for m in MODELS}, ds
 
 
 def main() -> None:
@@ -77,10 +84,10 @@ def main() -> None:
     base = bare(chunks)
     print("bare encode: " + ", ".join(f"{m} {s:.1f} s" for m, s in base.items()), flush=True)
     ws = c.temp_workspace()
-    first, per_model = embedlab(ws, docs)
+    first, per_model, ds = embedlab(ws, docs)
     print(f"EmbedLab first run: {first:.1f} s; per model (embedded, s): {per_model}", flush=True)
     more = documents(n + max(1, n // 100))
-    added, per_model_add = embedlab(ws, more)
+    added, per_model_add, _ = embedlab(ws, more[len(docs):], parent=ds)
     print(f"EmbedLab +1 % ({len(more) - len(docs)} documents): {added:.1f} s; per model (embedded, s): "
           f"{per_model_add}", flush=True)
     bare_total = sum(base.values())

@@ -1,0 +1,159 @@
+"""#12 — the scale run THROUGH THE UI: N documents as one zip, uploaded in a real headless chromium
+to a fresh app (``python -m app_support.serve`` = `streamlit run streamlit_app.py` behind the
+launcher, EMBEDLAB_WORKSPACE = a fresh folder), the chosen models ticked, Create comparison, wait
+until every model is done. The app process's RSS (and any children's) is sampled every second
+from /proc. Prints wall time (upload → all done), peak RSS (target < 2 GB) and whether the
+progress showed an ETA ("… chunks/s · mm:ss left"). The model grid is set by clicks, so the wall
+time includes a minute of page work; "Create comparison → done" is the run itself.
+
+    .venv/bin/python bench/scale_100k_ui.py --n 100000 --models bm25,model2vec
+    .venv/bin/python bench/scale_100k_ui.py --n 3000        # the 4 bundled models
+
+Same documents as ``scale_100k.py`` (SciFact abstracts perturbed, 40 words, one chunk each), written
+as ``corpus.jsonl`` inside ``corpus.zip``. ``--keep`` leaves the workspace (for a CLI rerun in it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import _common as c
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+MODELS = ["minilm", "bm25", "model2vec", "minilm-l3-onnx"]
+ETA = re.compile(r"chunks/s · (\d+:\d\d|[\d.]+ h) left")
+
+
+def write_zip(folder: Path, n: int) -> Path:
+    from scale_100k import documents
+
+    path = folder / "corpus.zip"
+    lines = "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n" for d in documents(n))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("corpus.jsonl", lines)
+    return path
+
+
+class Sampler(threading.Thread):
+    """RSS of the server process and its children, every second."""
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server, self.peak, self.samples, self.stop = server, 0.0, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                mb = self.server.rss_mb() + self.server.children_rss_mb()
+            except (OSError, AttributeError):
+                break
+            self.samples.append((time.perf_counter(), mb))
+            self.peak = max(self.peak, mb)
+            self.stop.wait(1.0)
+
+
+def main() -> None:
+    ap = c.parser(__doc__, n_default=100_000, n_quick=2000)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--workspace", help="a fresh folder (default: a new temp dir)")
+    ap.add_argument("--timeout", type=int, default=6 * 3600, help="seconds to wait for the run")
+    args = ap.parse_args()
+    models, n = args.models.split(","), c.size(args)
+    c.header(f"scale_100k_ui n={n} models={','.join(models)}")
+    from browser_util import (
+        Server,
+        chromium,
+        goto,
+        main_text,
+        manifest,
+        new_page,
+        running,
+        seed_sample,
+        set_model,
+        shot,
+        wait_idle,
+    )
+
+    from embedlab.embedders import list_models
+
+    ws = Path(args.workspace or tempfile.mkdtemp(prefix="el_ui_"))
+    ws.mkdir(parents=True, exist_ok=True)
+    corpus = write_zip(ws.parent if args.workspace else ws, n)
+    print(f"workspace {ws}; zip {corpus} ({corpus.stat().st_size / 1e6:.1f} MB)", flush=True)
+    seed_sample(ws)  # the first visit opens the sample: seeded with bm25 so it does not queue minilm
+    server = Server(ws)
+    sampler = Sampler(server)
+    sampler.start()
+    out = {"n": n, "models": models}
+    try:
+        with chromium() as browser:
+            page = new_page(browser)
+            goto(page, server.url + "New_comparison", "1 · Documents")
+            t0 = time.perf_counter()
+            page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]') \
+                .set_input_files(str(corpus))
+            wait_idle(page, "documents from", timeout=3_600_000)
+            out["upload_s"] = time.perf_counter() - t0
+            print(f"upload + read: {out['upload_s']:.1f} s; RSS {sampler.samples[-1][1]:.0f} MB", flush=True)
+            for spec in list_models():
+                if spec.bundled:
+                    try:
+                        set_model(page, spec.id, spec.id in models)
+                    except ValueError:  # not offered on this page
+                        continue
+            page.get_by_label("Name", exact=True).fill(f"scale {n}")
+            page.get_by_label("Name", exact=True).press("Enter")
+            wait_idle(page, timeout=3_600_000)
+            t_run = time.perf_counter()
+            page.get_by_role("button", name=re.compile("Create comparison")).click()
+            page.wait_for_url(re.compile(r"\?c=.*"), timeout=3_600_000)
+            page.get_by_role("heading", name=f"scale {n}").wait_for(timeout=3_600_000)
+            cid = page.url.split("c=")[1].split("&")[0]
+            out["create_s"] = time.perf_counter() - t0
+            eta, seen_progress = None, False
+            while time.perf_counter() - t0 < args.timeout:
+                res = manifest(server, cid)["results"]
+                try:
+                    text = main_text(page)
+                except Exception:  # noqa: BLE001 - the page is between reruns
+                    text = ""
+                found = ETA.search(text)
+                if found and eta is None:
+                    eta = found.group(0)
+                    shot(page, "scale_ui_eta")
+                    print(f"progress shows: {eta!r} (after {time.perf_counter() - t0:.0f} s)", flush=True)
+                seen_progress = seen_progress or running(page)
+                if all(res.get(m, {}).get("status") in ("done", "error") for m in models) and not running(page):
+                    break
+                page.wait_for_timeout(2000)
+            out["wall_s"], out["run_s"] = time.perf_counter() - t0, time.perf_counter() - t_run
+            res = manifest(server, cid)["results"]
+            out["results"] = {m: {k: res.get(m, {}).get(k) for k in ("status", "embedded_now", "embed_seconds",
+                                                                      "chunks", "error")} for m in models}
+            out["eta_shown"], out["eta_text"], out["cid"] = eta is not None, eta, cid
+            wait_idle(page, timeout=3_600_000)
+            shot(page, "scale_ui_done")
+    finally:
+        sampler.stop.set()
+        sampler.join(5)
+        out["peak_rss_mb"] = sampler.peak
+        server.stop()
+    print(f"wall time upload → all models done: {out['wall_s']:.1f} s (Create comparison → done "
+          f"{out['run_s']:.1f} s); per model: {out['results']}")
+    print(f"app peak RSS {out['peak_rss_mb']:.0f} MB (incl. children) — "
+          f"{'MET' if out['peak_rss_mb'] < 2048 else 'MISSED'} (target < 2 GB)")
+    print(f"progress showed an ETA: {out['eta_shown']} ({out['eta_text']})")
+    print(f"workspace {ws} comparison {out['cid']}; {c.load()}")
+    c.write_json(args.json, out)
+
+
+if __name__ == "__main__":
+    main()
