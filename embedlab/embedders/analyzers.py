@@ -76,6 +76,20 @@ def analyze(code: str, texts: list[str]) -> list[list[str]]:
     return _snowball(code).tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
 
 
+def analyze_ids(code: str, texts: list[str]) -> tuple[list[list[int]], list[str]]:
+    """``analyze``'s terms as ids into a list of terms: for Snowball analyzers straight from bm25s'
+    ids, without turning every token back into a string and looking it up again."""
+    if code in OWN or not texts:
+        terms = analyze(code, texts)
+        names = list(dict.fromkeys(t for doc in terms for t in doc))
+        get = {t: i for i, t in enumerate(names)}.__getitem__
+        return [list(map(get, doc)) for doc in terms], names
+    tokenizer = _snowball(code)
+    ids = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
+    by_id = {i: t for t, i in tokenizer.get_vocab_dict().items()}  # ids are 0..n-1
+    return ids, [by_id[i] for i in range(len(by_id))]
+
+
 def _snowball(code: str):
     import bm25s
     import Stemmer

@@ -109,16 +109,35 @@ class BM25Embedder(Embedder):
         """Corpus statistics: vocabulary, document frequencies, average length. The corpus's
         tokens are kept until its documents are embedded, so they are tokenized once."""
         texts = list(texts)
-        terms = self._terms(texts, "document", self._fit_codes(texts))
-        self.vocab = {t: i for i, t in enumerate(sorted({t for doc in terms for t in doc}))}
-        ids = [self._ids(doc) for doc in terms]
-        n = len(terms)
-        flat = np.concatenate([np.unique(d) for d in ids]) if ids else np.zeros(0, np.int64)
-        dfs = np.bincount(flat, minlength=len(self.vocab)).astype(np.float64)
+        codes = self._fit_codes(texts)
+        parts = []  # per analyzer: its texts' positions, token ids (its own), lengths, its terms
+        for code in dict.fromkeys(codes):
+            idx = [i for i, c in enumerate(codes) if c == code]
+            ids, names = analyzers.analyze_ids(code, [texts[i] for i in idx])
+            lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            flat = np.fromiter((t for d in ids for t in d), dtype=np.int64, count=int(lens.sum()))
+            parts.append((idx, flat, lens, names))
+        used = [np.flatnonzero(np.bincount(flat, minlength=len(names))) for _, flat, _, names in parts]
+        self.vocab = {t: i for i, t in enumerate(sorted({p[3][u] for p, us in zip(parts, used, strict=True)
+                                                           for u in us.tolist()}))}
+        n = len(texts)
+        doc_ids: list[np.ndarray] = [np.zeros(0, np.int64)] * n
+        lengths = np.zeros(n, dtype=np.int64)
+        for (idx, flat, lens, names), us in zip(parts, used, strict=True):
+            remap = np.full(len(names), -1, dtype=np.int64)
+            remap[us] = [self.vocab[names[u]] for u in us.tolist()]
+            for i, d in zip(idx, np.split(remap[flat], np.cumsum(lens)[:-1]), strict=True):
+                doc_ids[i] = d
+            lengths[idx] = lens
+        width = max(len(self.vocab), 1)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        cells = np.sort(rows * width + np.concatenate(doc_ids)) if n else np.zeros(0, np.int64)
+        cells = cells[np.r_[True, cells[1:] != cells[:-1]]] if len(cells) else cells  # np.unique, 10× faster
+        dfs = np.bincount(cells % width, minlength=len(self.vocab)).astype(np.float64)
         self.idf = np.log(1 + (n - dfs + 0.5) / (dfs + 0.5))  # Lucene idf, as bm25s
-        self.avgdl = max(np.mean([len(d) for d in terms]) if terms else 1.0, 1e-9)
+        self.avgdl = max(float(lengths.mean()) if n else 1.0, 1e-9)
         self.corpus_key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
-        self._fitted_tokens = dict(zip(texts, ids, strict=True))
+        self._fitted_tokens = dict(zip(texts, doc_ids, strict=True))
 
     def _ids(self, doc: list[str]) -> np.ndarray:
         """Vocabulary indices of a token list; -1 for a term the corpus never had."""
