@@ -41,7 +41,7 @@ def measure(cid: str, mid: str, _keys: dict | None = None) -> dict:
     queries = list(ds.eval_set.queries.values()) if ds.eval_set else []
     out = {**report, "query_tokens_mean": costs.token_counts(emb, queries)["mean"] if queries else None,
            "sparse": emb.sparse, "dim": None if emb.sparse else emb.dim,
-           "sample_s_per_chunk": None if comp.results[mid].get("chunks_per_s") else
+           "sample_s_per_chunk": None if comp.run(mid).chunks_per_s else
            _sample_seconds_per_chunk(emb, ds.chunk_texts)}
     if emb.sparse:
         step = max(1, len(ds.chunks) // NNZ_SAMPLE)
@@ -56,21 +56,21 @@ def rows(cur: Current) -> tuple[list[dict], dict]:
     for mid in cur.done_models():
         if is_hybrid(mid):
             continue
-        r = cur.comp.results[mid]
+        r = cur.comp.run(mid)
         m = measure(cur.comp.id, mid, api_keys(cur.comp))
         stats[mid] = m
-        embedded, n = r.get("embedded_now") or 0, len(cur.ds.chunks)
+        embedded, n = r.embedded_now or 0, len(cur.ds.chunks)
         if embedded:  # a resumed run timed only its own part: scale it to the whole corpus
-            seconds, source = r.get("embed_seconds", 0) * n / embedded, "this run"
-        elif r.get("chunks_per_s"):  # stored vectors reused: the speed an earlier run measured
-            seconds, source = n / r["chunks_per_s"], "earlier run"
+            seconds, source = (r.embed_seconds or 0) * n / embedded, "this run"
+        elif r.chunks_per_s:  # stored vectors reused: the speed an earlier run measured
+            seconds, source = n / r.chunks_per_s, "earlier run"
         elif m.get("sample_s_per_chunk") is not None:
             seconds, source = m["sample_s_per_chunk"] * n, f"timed on {TIMING_SAMPLE} chunks"
         else:
             seconds, source = None, "not measured"
         out.append({"model": mid, "chunks": n, "tokens": m["total"], "embed_seconds": seconds or 0.0,
-                    "measured": seconds is not None, "timing": source, "query_ms_p50": r.get("query_ms_p50"),
-                    "query_ms_p95": r.get("query_ms_p95"), "dim": m["dim"], "nnz_mean": m.get("nnz_mean")})
+                    "measured": seconds is not None, "timing": source, "query_ms_p50": r.query_ms_p50,
+                    "query_ms_p95": r.query_ms_p95, "dim": m["dim"], "nnz_mean": m.get("nnz_mean")})
     return out, stats
 
 

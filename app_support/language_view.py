@@ -38,7 +38,7 @@ def analyzers(comp) -> None:
     """Under the model cards: which analyzer each BM25 model used on this corpus (recorded with
     its vectors' settings when it ran)."""
     for mid in comp.model_ids:
-        analyzer = (comp.results.get(mid, {}).get("settings") or {}).get("analyzer")
+        analyzer = (comp.run(mid).settings or {}).get("analyzer")
         if analyzer:
             st.caption(f"**{md_escape(mid)}** analyzer: {md_escape(analyzer)}")
 

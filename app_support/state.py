@@ -38,7 +38,7 @@ class Current:
         return jobs.get(self.comp.id)
 
     def done_models(self) -> list[str]:
-        return [m for m in self.comp.model_ids if self.comp.results.get(m, {}).get("status") == "done"]
+        return [r.id for r in self.comp.runs() if r.done]
 
 
 # -- URL parameters ---------------------------------------------------------------------------

@@ -58,9 +58,9 @@ def model_chips(comp) -> None:
     """One small badge per model, coloured by its run status."""
     colours = {"done": "green", "error": "red"}
     with st.container(horizontal=True, gap="small"):
-        for mid in comp.model_ids:
-            status = comp.results.get(mid, {}).get("status", "queued")
-            st.badge(md_escape(mid), color=colours.get(status, "gray"), help=f"status: {status}")
+        for run in comp.runs():
+            status = run.status
+            st.badge(md_escape(run.id), color=colours.get(status, "gray"), help=f"status: {status}")
 
 
 def copy_link() -> None:

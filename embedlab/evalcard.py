@@ -48,8 +48,8 @@ def build(comp, ds) -> dict:
     ev = ds.eval_set
     models = {}
     for mid in comp.model_ids:
-        r = comp.results.get(mid, {})
-        models[mid] = {"settings": r.get("settings", {}), "tokenizer": r.get("tokenizer"),
+        r = comp.run(mid)
+        models[mid] = {"settings": r.settings, "tokenizer": r.tokenizer,
                        "packages": model_packages(mid) if not is_hybrid(mid) else {}}
     return {"corpus_sha": ds.corpus_key, "documents": len(ds.documents), "chunks": len(ds.chunks),
             "chunking": ds.chunking.to_dict(), "chunking_sha": _hash(ds.chunking.to_dict()),

@@ -27,7 +27,7 @@ class Result:
 def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
     """Handles for every finished model of the comparison (hybrids after their parts)."""
     handles = {}
-    done = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") == "done"]
+    done = [r.id for r in comp.runs() if r.done]
     for mid in [m for m in done if not is_hybrid(m)]:
         handles[mid] = open_model(ds, mid, comp.options(mid), (api_keys or {}).get(mid))
     for mid in [m for m in done if is_hybrid(m)]:
@@ -36,8 +36,7 @@ def open_handles(ws, comp, ds, api_keys: dict | None = None) -> dict:
 
 
 def _collections(comp) -> list[tuple[str, bool]]:
-    done = [r for m, r in comp.results.items() if r.get("status") == "done" and not is_hybrid(m)]
-    return [(r["collection"], bool(r.get("sparse"))) for r in done if r.get("collection")]
+    return [(r.collection, r.sparse) for r in comp.runs() if r.done and not r.hybrid and r.collection]
 
 
 def prefetch(ws, comp):

@@ -60,21 +60,20 @@ def _cards(comp: comparison.Comparison) -> str:
 
 
 def _metrics(comp: comparison.Comparison) -> str:
-    rows = [[m, *(comp.results.get(m, {}).get("metrics", {}).get(c) for c in METRICS)] for m in comp.model_ids]
+    rows = [[r.id, *(r.metrics.get(c) for c in METRICS)] for r in comp.runs()]
     return _table(["model", *METRICS], rows, numeric=set(range(1, len(METRICS) + 1)))
 
 
 def _costs(comp: comparison.Comparison) -> str:
     head = ["model", "status", "chunks", "embed seconds", "chunks / s", "query p50 ms", "query p95 ms"]
-    rows = [[m, r.get("status", "–"), r.get("chunks"), r.get("embed_seconds"), r.get("chunks_per_s"),
-             r.get("query_ms_p50"), r.get("query_ms_p95")] for m, r in ((m, comp.results.get(m, {}))
-                                                                         for m in comp.model_ids)]
+    rows = [[r.id, r.status, r.chunks, r.embed_seconds, r.chunks_per_s, r.query_ms_p50, r.query_ms_p95]
+            for r in comp.runs()]
     return _table(head, rows, numeric={2, 3, 4, 5, 6})
 
 
 def _chart(comp: comparison.Comparison, include_plotlyjs: bool) -> str:
     """Grouped metric bars drawn by plotly.js, embedded inline (no network needed to view it)."""
-    scored = {m: comp.results[m]["metrics"] for m in comp.model_ids if comp.results.get(m, {}).get("metrics")}
+    scored = {r.id: r.metrics for r in comp.runs() if r.metrics}
     if not scored or not include_plotlyjs:
         return ""
     import plotly.offline

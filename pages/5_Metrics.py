@@ -17,7 +17,7 @@ progress.run_panel(cur, compact=True)  # nothing when the run is complete
 if not ds.eval_set:
     widgets.no_eval_info()
     st.stop()
-scored = {m: comp.results[m]["metrics"] for m in comp.model_ids if comp.results.get(m, {}).get("metrics")}
+scored = {r.id: r for r in comp.runs() if r.metrics}
 if not scored:
     st.info("No model has been evaluated yet — the Overview page shows the run's progress.")
     st.stop()
@@ -37,11 +37,10 @@ verdict_view.tiers(judgement)
 st.subheader("Every metric, with its 95 % interval")
 columns = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100"]
 rows = []
-for m, v in scored.items():
-    ci = comp.results[m].get("ci", {})
-    rows.append({"model": m, **{c: v.get(c) for c in columns},
-                 **{f"{c} CI": f"{ci[c][0]:.3f} – {ci[c][1]:.3f}" for c in columns if c in ci},
-                 "queries": comp.results[m].get("n_queries")})
+for m, run in scored.items():
+    rows.append({"model": m, **{c: run.metrics.get(c) for c in columns},
+                 **{f"{c} CI": f"{run.ci[c][0]:.3f} – {run.ci[c][1]:.3f}" for c in columns if c in run.ci},
+                 "queries": run.n_queries})
 table = pd.DataFrame(rows)
 bar = {c: st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0) for c in columns}
 st.dataframe(table, hide_index=True, placeholder="–", column_config=bar,
@@ -58,5 +57,6 @@ with tabs[1]:
 with tabs[2]:
     verdict_view.disagreement(cur, judgement, PAGE)
 with tabs[3]:
-    st.plotly_chart(charts.metrics_bar(scored), config=charts.PNG, key="metrics_bar")
+    bars = charts.metrics_bar({m: run.metrics for m, run in scored.items()})
+    st.plotly_chart(bars, config=charts.PNG, key="metrics_bar")
 language_view.per_language(cur, per_query, metric)  # per query language, when there are several

@@ -41,7 +41,7 @@ st.download_button("Download HTML report", _report, file_name=f"embedlab-{comp.i
 bundle_view.bundle_section(cur)
 
 st.subheader("Data")
-rows = [{"model": m, **comp.results.get(m, {}).get("metrics", {})} for m in comp.model_ids]
+rows = [{"model": r.id, **r.metrics} for r in comp.runs()]
 if ds.eval_set and any(len(r) > 1 for r in rows):
     st.download_button("Metrics as CSV", pd.DataFrame(rows).to_csv(index=False),
                        file_name=f"embedlab-{comp.id[:8]}-metrics.csv", mime="text/csv",

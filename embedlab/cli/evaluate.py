@@ -80,7 +80,7 @@ def cmd_evaluate(args) -> int:
     print_truncation_warnings(ds, comp.model_ids)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
-    return 0 if all(r.get("status") == "done" for r in comp.results.values()) else 1
+    return 0 if all(r.done for r in comp.runs()) else 1
 
 
 def _queries(kind: str, n: int, seed: int, loaded) -> tuple[list, object]:

@@ -159,7 +159,7 @@ def perturb_rows(ws, comp, ds, model_id: str, texts, kinds, seed: int = 0, k: in
 
 def _checked(comp, handle):
     """The handle, once it is sure to search the vectors the run stored (so nothing is re-embedded)."""
-    stored = comp.results.get(handle.id, {}).get("collection")
+    stored = comp.run(handle.id).collection
     if getattr(handle, "collection", stored) != stored:
         raise ValueError(f"{handle.id}: its stored vectors were made with other settings; run the comparison again")
     return handle
@@ -210,7 +210,7 @@ def _evaluate_generated(ws, comp, ds, eval_set, model_id, handles) -> dict:
     hits = search(ws.store, handle, [eval_set.queries[q] for q in qids], chunk_depth(len(ds.chunks), len(ds.documents)))
     run = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
     metrics = evaluate({q: eval_set.qrels[q] for q in qids}, run, ks=(10, 100))
-    judged = comp.results.get(model_id, {}).get("metrics", {})
+    judged = comp.run(model_id).metrics
     return {"model": model_id, **{m: metrics.mean[m] for m in GENERATED_METRICS}, "queries": metrics.n_queries,
             "judged ndcg@10": judged.get("ndcg@10") if ds.eval_set and not ds.eval_set.generated else None}
 
