@@ -58,12 +58,12 @@ def heatmap(matrix, model_ids: list[str], title: str, zmax: float = 1.0) -> go.F
     return fig
 
 
-def latency_bar(results: dict[str, dict]) -> go.Figure:
-    """Query latency p50 and p95 per model (milliseconds)."""
-    names = [label(m) for m in results]
+def latency_bar(runs: list) -> go.Figure:
+    """Query latency p50 and p95 per model (milliseconds), from ``ModelRun`` records."""
+    names = [label(r.id) for r in runs]
     fig = go.Figure()
     for key, name, colour in (("query_ms_p50", "p50", PALETTE[0]), ("query_ms_p95", "p95", PALETTE[4])):
-        values = [r.get(key) for r in results.values()]
+        values = [getattr(r, key) for r in runs]
         fig.add_bar(name=name, x=names, y=values, marker_color=colour, textposition="outside", cliponaxis=False,
                     text=[f"{v:.0f}" if v is not None else "" for v in values])
     fig.update_layout(barmode="group", height=320, margin=dict(l=10, r=10, t=30, b=10),

@@ -56,7 +56,7 @@ st.subheader(f"Projected: {target_docs:,} documents, {monthly:,} queries a month
 st.caption(f"≈{target_chunks:,} chunks at this corpus's {1 / docs_per_chunk:.2f} chunks per document.")
 st.dataframe(pd.DataFrame(projected), hide_index=True, placeholder="–", column_config={**num, **money})
 st.subheader("Query latency")
-timed = {m: comp.results[m] for m in cur.done_models() if comp.results[m].get("query_ms_p50") is not None}
+timed = [r for r in comp.runs() if r.done and r.query_ms_p50 is not None]
 if timed:
     st.plotly_chart(charts.latency_bar(timed), config=charts.PNG, key="latency")
     st.caption("Encode + search of one query at a time, over the eval queries. Hybrids store nothing of "
