@@ -4,8 +4,10 @@ Milvus Lite answers a search by looping in Python over every row (~25 ms at 50k 
 brute-forces rows not yet flushed; an exact product over vectors held here takes 1–2 ms. So a
 ``Store`` on Lite reads each collection whole once (from its ``vectors/<name>.npz`` copy when there
 is one, else from Milvus), keeps it in an LRU bounded by ``EMBEDLAB_RESIDENT_MB``, and searches it
-here with Milvus' own tie-break. ``ResidentVectors`` is the part of ``Store`` that does this; every
-write to a collection forgets its held copy and deletes its file first (``_forget``).
+here with Milvus' own tie-break. It is the process's only copy of stored vectors: maps, neighbours
+and probes read theirs through ``Store.vectors``, which slices this one. ``ResidentVectors`` is the
+part of ``Store`` that does this; every write to a collection forgets its held copy and deletes its
+file first (``_forget``).
 """
 
 from __future__ import annotations
