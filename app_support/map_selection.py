@@ -16,7 +16,9 @@ from embedlab import mapdata, neighbours, projection
 
 PAGE = "map"
 PENDING = "map:pending_sel"
+SOURCE, GENERATION = "map:source", "map:generation"
 OVERLAP_K = 10
+TABLE_ROWS = 2_000  # rows the page's table shows (the CSV: every selected chunk)
 ROWS_NOW = 20_000_000  # selected rows × corpus size computed on the spot while the stored lists are not ready
 
 
@@ -36,11 +38,14 @@ def take_events(models: list[str], n: int) -> None:
         kind, ids = got
         if kind == "area" and ids:
             select([i for i in ids if 0 <= i < n])
+            st.session_state[SOURCE] = mid
         elif kind == "point" and 0 <= ids[0] < n:
             state.set_widget(PAGE, "p", ids[0])
             state.set_widget(PAGE, "q", "")
-    if PENDING in st.session_state:  # "Clear selection"
+    if PENDING in st.session_state:  # "Clear selection": new figures, without plotly's box or lasso
         select(st.session_state.pop(PENDING))
+        st.session_state[GENERATION] = generation() + 1
+        st.session_state.pop(SOURCE, None)
 
 
 def select(ids: list[int]) -> None:
@@ -48,6 +53,17 @@ def select(ids: list[int]) -> None:
     if ids:
         state.set_widget(PAGE, "p", None)
         state.set_widget(PAGE, "q", "")
+
+
+def generation() -> int:
+    """Changes when the maps must be drawn anew (see ``map_overlay.figures``)."""
+    return st.session_state.get(GENERATION, 0)
+
+
+def source(models: list[str]) -> int | None:
+    """The index of the map this session's selection was drawn on (None: it came with the link)."""
+    mid = st.session_state.get(SOURCE)
+    return models.index(mid) if mid in models else None
 
 
 def current(n: int) -> list[int]:
@@ -115,7 +131,11 @@ def panel(cur, ids: list[int], reference: str, models: list[str]) -> None:
                    "space — 1 the same neighbours, 0 none in common.")
     elif note:
         st.caption(note)
-    frame = mapdata.selection_table(cur.ds, ids, values, text_chars=300)
+    shown = ids[:TABLE_ROWS]  # a lasso over a whole map is 50k rows: the CSV has them, the page the first
+    frame = mapdata.selection_table(cur.ds, shown, values and {c: v[:TABLE_ROWS] for c, v in values.items()},
+                                    text_chars=300)
+    if len(ids) > TABLE_ROWS:
+        st.caption(f"The first {TABLE_ROWS:,} of {len(ids):,} chunks (by id); the CSV holds them all.")
     st.dataframe(frame, hide_index=True, height=min(36 + 35 * len(frame), 400),
                  column_config={"title": st.column_config.TextColumn(width="medium"),
                                 "text": st.column_config.TextColumn(width="large")})

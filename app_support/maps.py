@@ -116,7 +116,7 @@ def figure(mid: str, maps: projection.MapSet, colour: np.ndarray, names: list[st
     if continuous and show_scale:
         fig.add_trace(_scale_trace(colour_title))
     if labels and names:
-        _add_labels(fig, xy, colour, names, visible)
+        _add_labels(fig, xy, colour, names, visible, _span(maps, 0))
     if selection is not None and len(selection):
         _add_selection(fig, mid, maps, selection, visible)
     _add_highlights(fig, mid, maps, highlights, selected, highlight_colours or model_colours(models))
@@ -147,9 +147,12 @@ def _chunk_traces(xy, ids, colour, names, hover, colour_title, marker, palette=N
             continue
         what = hover_escape(f"{colour_title}: {entries[k]}" if colour_title else entries[k], 80, 999)
         big = emphasis is not None and k in emphasis  # drawn large and opaque, after (over) the rest
+        opacity = 1.0 if big else marker["opacity"]
         traces.append(go.Scattergl(
             x=xy[rows, 0], y=xy[rows, 1], mode="markers",
             marker=dict(marker, color=c, **(dict(size=8, opacity=1.0) if big else {})),
+            # plotly's own selection look is off (the overlay shows the selection, on every map)
+            selected=dict(marker=dict(opacity=opacity)), unselected=dict(marker=dict(opacity=opacity)),
             customdata=ids[rows].astype(np.int32), text=text[rows].tolist(), meta=["chunks", what],
             name=hover_escape(entries[k], LEGEND_CHARS, 999), showlegend=names is not None,
             hovertemplate="chunk %{customdata}" + (" · %{meta[1]}" if what else "") + "<br>%{text}<extra></extra>"))
@@ -193,15 +196,18 @@ def _span(maps: projection.MapSet, axis: int) -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def _add_labels(fig, xy, codes, names, visible) -> None:
-    """Each category's name at the median of its (visible) points on this map."""
+def _add_labels(fig, xy, codes, names, visible, span=None) -> None:
+    """Each category's name at the median of its (visible) points on this map; near the map's
+    left or right edge the name runs inwards (it is not cut by the edge)."""
     codes = np.asarray(codes)
     keep = np.ones(len(codes), bool) if visible is None else np.asarray(visible, bool)
     for k, name in enumerate(names):
         rows = np.flatnonzero((codes == k) & keep)
         if len(rows) >= max(3, len(codes) // 200):  # a handful of stray points gets no label
             x, y = np.median(xy[rows], axis=0)
+            at = 0.5 if span is None else (x - span[0]) / ((span[1] - span[0]) or 1)
             fig.add_annotation(x=float(x), y=float(y), text=hover_escape(name, LABEL_CHARS, 999), showarrow=False,
+                               xanchor="left" if at < 0.2 else "right" if at > 0.8 else "center",
                                font=dict(size=11, color="#111"), bgcolor="rgba(255,255,255,0.75)", borderpad=2)
 
 

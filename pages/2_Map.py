@@ -4,7 +4,7 @@ chunk or type a query: each model's nearest neighbours are ringed on every map."
 
 import streamlit as st
 
-from app_support import charts, map_colours, map_selection, maps, progress, results, state
+from app_support import charts, map_colours, map_overlay, map_selection, maps, progress, results, state
 from app_support.text import md_escape, shorten
 from embedlab import mapdata, projection
 
@@ -89,23 +89,23 @@ elif query.strip():
 with st.spinner("Colouring…"):
     by_query = (highlights, mapdata.relevant_chunks(ds, query)) if hits else None
     colour = map_colours.colour_by(colour_by, cur.ws, comp, ds, map_set, 10, by_query)
-hover = maps.hover_texts(ds, map_set.ids)
 if highlights:
     what = f"chunk {int(selected)}" if selected is not None else "the query"
-    st.caption(f"Rings: the {int(k)} nearest neighbours of {what} under each model, in that model's legend "
-               "colour — on every map, so you see where one model's neighbours sit in another's space.")
+    st.caption(f"Rings: the {int(k)} nearest neighbours of {what} under each model, in that model's colour "
+               "(key in each map's corner) — on every map, so you see where one model's neighbours sit in "
+               "another's space.")
+titles = [f"<b>{charts.label(mid)}</b>" + ("" if mid == map_set.reference else
+                                             f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}") for mid in models]
+figs = map_overlay.figures(comp.id, map_set, colour, models, titles, lambda: maps.hover_texts(ds, map_set.ids),
+                           visible=visible, generation=map_selection.generation())
 cols = st.columns(min(len(models), 3))
-for i, mid in enumerate(models):
-    with cols[i % len(cols)]:
-        title = f"<b>{charts.label(mid)}</b>" + ("" if mid == map_set.reference else
-                                                   f"  ·  disparity {map_set.disparity.get(mid, 0):.2f}")
-        fig = maps.figure(mid, map_set, colour.values[mid], colour.names, hover, highlights, selected, comp.model_ids,
-                          i == len(models) - 1, title, colour.title, selection=selection, palette=colour.palette,
-                          labels=colour.labels and mid == map_set.reference, visible=visible, emphasis=colour.emphasis)
+for i, (mid, fig) in enumerate(zip(models, figs, strict=True)):
+    with cols[i % len(cols)], st.container(key=map_overlay.container_key(i)):
         st.plotly_chart(fig, key=f"map:{mid}", on_select="rerun", selection_mode=("box", "lasso", "points"),
-                                config={**charts.PNG, "scrollZoom": True,
-                                        "toImageButtonOptions": {"format": "png", "scale": 2,
-                                                                 "filename": f"embedlab-map-{i}"}})
+                        config={**charts.PNG, "scrollZoom": True,
+                                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"embedlab-map-{i}"}})
+map_overlay.draw(len(models), selection, highlights, selected, charts.model_colours(comp.model_ids),
+                 source=map_selection.source(models))
 st.caption(f"Disparity: Procrustes residual after aligning onto {md_escape(map_set.reference)}'s map "
            "(0 = the same shape, 1 = unrelated)." + (f" {colour.note}" if colour.note else ""))
 if len(map_set.ids) > maps.HOVER_POINTS:
