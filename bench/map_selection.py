@@ -70,7 +70,7 @@ IN_BOX_JS = """([i, x0, y0, x1, y1]) => { const gd = document.querySelectorAll('
 def main() -> None:
     ap = c.parser(__doc__, n_default=50_000, n_quick=10_000)
     ap.add_argument("--root", help="workspace folder (reused when it holds the same comparison)")
-    ap.add_argument("--repeat", type=int, default=3, help="selections (and reruns) timed; the best is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="selections (and reruns) timed; best, median, worst reported")
     ap.add_argument("--kind", choices=["pca", "umap"], default="pca", help="the maps' layout (UMAP at 50k × 4: "
                     "minutes, once; stored with the comparison)")
     ap.add_argument("--shot", help="save a screenshot of the maps with the last selection here (PNG)")
