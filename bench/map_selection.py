@@ -138,7 +138,9 @@ def measure(page, url: str, repeat: int, shot: Path | None) -> dict:
         figures["on_map"].append(on)
     Path("/tmp/browser_shots").mkdir(exist_ok=True)
     page.screenshot(path="/tmp/browser_shots/bench_map_selection.png")
-    if shot:
+    if shot:  # a taller window: both rows of maps and the top of the table
+        page.set_viewport_size({"width": 1400, "height": 1560})
+        page.wait_for_timeout(1500)
         page.locator(".js-plotly-plot").first.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.mouse.wheel(0, -90)
         page.wait_for_timeout(500)
