@@ -31,11 +31,13 @@ from .sparse_rows import (  # noqa: F401 - the store's face for writers
     sparse_rows_for_storage,
     stack,
 )
+from .write_behind import WriteBehind
 
 log = logging.getLogger("embedlab.store")
 
 _write_lock = threading.RLock()
 _clients: dict[str, object] = {}
+_behind: dict[str, WriteBehind] = {}  # Lite file → its background writer (write_behind.py)
 _clients_lock = threading.Lock()
 _REMOTE = ("http://", "https://", "tcp://", "unix:")
 
@@ -114,6 +116,23 @@ class Store(ResidentVectors):
         # in C++, and other processes may write to it, so there we ask the server.
         flag = os.environ.get("EMBEDLAB_IN_PROCESS_SEARCH", "")
         self.in_process = flag == "1" or (flag != "0" and self.local)
+        self._behind = self._writer() if self.local and os.environ.get("EMBEDLAB_WRITE_BEHIND") != "0" else None
+
+    def _writer(self) -> WriteBehind:
+        """Lite's writes go through one background writer per file (see write_behind.py); the first
+        store opened on the file applies what a killed process left in its journal."""
+        with _clients_lock:
+            if self.uri not in _behind:
+                _behind[self.uri] = WriteBehind(Path(self.uri).parent / "pending", self._upsert_now,
+                                                self.client.flush, _write_lock)
+                with _write_lock:
+                    _behind[self.uri].replay(self.client.has_collection)
+            return _behind[self.uri]
+
+    def settle(self, name: str | None = None) -> None:
+        """Wait for ``name``'s (every collection's) background writes to be in Milvus."""
+        if self._behind is not None:
+            self._behind.settle(name)
 
     @property
     def local(self) -> bool:
@@ -172,6 +191,7 @@ class Store(ResidentVectors):
 
     def rename(self, old: str, new: str) -> None:
         """``old`` becomes ``new`` (its .npz copy too); nothing is re-read or re-written."""
+        self.settle(old)
         with _write_lock:
             path = self._cache_path(old, even_if_off=True)
             self.client.rename_collection(old, new)
@@ -181,6 +201,7 @@ class Store(ResidentVectors):
             self._loaded.pop(old, None)
 
     def drop(self, name: str) -> None:
+        self.settle(name)
         with _write_lock:
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
@@ -190,10 +211,14 @@ class Store(ResidentVectors):
     def flush(self, name: str) -> None:
         """Seal written rows into a segment, so Milvus builds its index over them (rows left in
         Lite's memtable are searched by brute force until a restart)."""
+        if self._behind is not None and self._behind.pending(name):
+            self._behind.flush(name)  # after its queued writes
+            return
         with _write_lock:
             self.client.flush(name)
 
     def release(self, name: str) -> None:
+        self.settle(name)
         with _write_lock:
             self.client.release_collection(name)
             self._loaded.pop(name, None)
@@ -202,6 +227,7 @@ class Store(ResidentVectors):
     def existing_ids(self, name: str, upper: int | None = None) -> set[int]:
         """Ids stored in ``name``. With ``upper`` (ids are chunk ordinals 0..upper-1) we page by id
         range, which Lite answers directly; without it, through a query iterator."""
+        self.settle(name)
         self._load(name)
         if upper is None:
             return self._ids_by_iterator(name)
@@ -217,6 +243,7 @@ class Store(ResidentVectors):
         return {int(r["id"]) for r in self._every_row(name, ["id"])}
 
     def _every_row(self, name: str, fields: list[str]):
+        self.settle(name)
         it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=fields)
         try:
             while batch := it.next():
@@ -228,12 +255,27 @@ class Store(ResidentVectors):
         return len(self.existing_ids(name))
 
     def upsert(self, name: str, ids: Iterable[int], vectors) -> None:
+        # Sparse rows (BM25, SPLADE: rows Lite validates term by term) are journaled now and written to
+        # Lite in the background (write_behind.py); every reader of the collection waits for them.
+        if self._behind is not None and hasattr(vectors, "tocsr"):
+            with _write_lock:
+                self._forget(name)
+            self._behind.submit(name, ids, vectors)
+            return
+        with _write_lock:
+            self._forget(name)
+            self._upsert_now(name, ids, vectors)
+            self._forget(name)  # also voids a read of the held vectors that began during the write
+
+    def _upsert_now(self, name: str, ids, vectors) -> None:
         packed = csr_rows(vectors) if hasattr(vectors, "tocsr") else rows(vectors)
         records = [{"id": int(i), "vec": v} for i, v in zip(ids, packed, strict=True)]
         with _write_lock:
-            self._forget(name)
             self.client.upsert(name, records)
-            self._forget(name)  # also voids a read of the held vectors that began during the write
+
+    def _count(self, name: str) -> int:
+        self.settle(name)
+        return super()._count(name)
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""
@@ -252,6 +294,7 @@ class Store(ResidentVectors):
             if not found.all():
                 raise StoreError(f"{int((~found).sum())} vectors missing from {name}")
             return held.matrix[pos]
+        self.settle(name)
         self._load(name)
         got: dict[int, object] = {}
         for s in range(0, len(ids), 4096):
@@ -269,6 +312,7 @@ class Store(ResidentVectors):
             held = self.resident(name, sparse)
             if held is not None:
                 return exact_search(held, queries, k, sparse)
+        self.settle(name)
         self._load(name)
         packed = list(rows(queries))
         live = [i for i, r in enumerate(packed) if not (sparse and not r)]
