@@ -48,8 +48,8 @@ _MAKE = textwrap.dedent("""
     print("CID", comp.id)
 """)
 # JS: every map's ringed selection (chunk ids), and the legend's entries of map i.
-RINGED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => (gd._fullData || [])
-  .filter(t => t.meta && t.meta[0] === 'selection').flatMap(t => Array.from(t.customdata)).sort((a, b) => a - b))"""
+RINGED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._embedlabDrawn)
+  .map(gd => gd._embedlabDrawn.selection.slice())"""
 LEGEND_JS = """(i) => [...document.querySelectorAll('.js-plotly-plot')[i].querySelectorAll('.legendtext')]
   .map(e => e.textContent).filter(name => !name.startsWith('selected') && !['bm25', 'model2vec'].includes(name))"""
 # (the legend's other entries: the selection, the clicked chunk's star and each model's rings)
@@ -129,8 +129,11 @@ def choose(page, label: str, option: str) -> None:
 
 
 def selection_shown(page, count: int) -> list[list[int]]:
+    """Every map's ringed chunk ids, once the table and both maps' overlays show ``count`` chunks."""
     page.get_by_text(f"Selection · {count:,} chunks").wait_for()
     wait_maps(page, 2)
+    page.wait_for_function(f"() => {{ const r = ({RINGED_JS})(); return r.length === 2 && "
+                           f"r.every(ids => ids.length === {count}); }}")
     return page.evaluate(RINGED_JS)
 
 
@@ -180,13 +183,60 @@ def test_lasso_on_the_second_map_replaces_the_selection(page):
     no_exception(page)
 
 
+# JS: on map i (of those with an overlay), how many selected points have the overlay's dark ring
+# at their place on screen now, and how many unselected points far from any selected one do.
+ALIGNED_JS = """(i) => { const gd = [...document.querySelectorAll('.js-plotly-plot')].filter(g => g._embedlabDrawn)[i];
+  const cv = gd.querySelector('canvas.embedlab-overlay'), ctx = cv.getContext('2d'), fl = gd._fullLayout;
+  const xa = fl.xaxis, ya = fl.yaxis, dpr = cv.width / fl.width, chosen = new Set(gd._embedlabDrawn.selection);
+  const screen = [];
+  gd._fullData.filter(t => t.meta && t.meta[0] === 'chunks').forEach(t => Array.from(t.customdata).forEach((c, j) =>
+    screen.push([c, xa._offset + xa.l2p(t.x[j]), ya._offset + ya.l2p(t.y[j])])));
+  const inside = ([, x, y]) => x > xa._offset + 6 && x < xa._offset + xa._length - 6 && y > ya._offset + 70
+    && y < ya._offset + ya._length - 6;  // (not under the key, in the top right corner)
+  const dark = (x, y) => { const d = ctx.getImageData(Math.round((x - 5) * dpr), Math.round((y - 5) * dpr),
+    Math.round(10 * dpr), Math.round(10 * dpr)).data;
+    for (let k = 0; k < d.length; k += 4) {
+      if (d[k + 3] > 200 && d[k] < 90 && d[k + 1] < 90 && d[k + 2] < 90) return true; }
+    return false; };
+  const sel = screen.filter(p => chosen.has(p[0]) && inside(p));
+  const far = screen.filter(p => !chosen.has(p[0]) && inside(p)
+    && sel.every(q => Math.hypot(p[1] - q[1], p[2] - q[2]) > 14));
+  return {selected: sel.length, ringed: sel.filter(p => dark(p[1], p[2])).length,
+          far: far.length, far_dark: far.filter(p => dark(p[1], p[2])).length, range: xa.range.slice()}; }"""
+
+
+def test_the_rings_stay_on_their_points_when_a_map_is_zoomed(page):
+    before = page.evaluate(ALIGNED_JS, 1)
+    assert before["selected"] >= 3 and before["ringed"] == before["selected"] and before["far_dark"] == 0, before
+    a = page.evaluate(AREA_JS, 1)
+    page.mouse.move(a["x"] + a["w"] * 0.06, a["y"] + a["h"] * 0.5)  # off the lasso (its outline takes the wheel)
+    for _ in range(5):
+        page.mouse.wheel(0, -100)  # scroll zoom in, ~10 % a step (plotly redraws the map; the overlay follows)
+        page.wait_for_timeout(100)
+    try:
+        page.wait_for_function(f"() => {{ const r = ({ALIGNED_JS})(1); return r.range[0] !== {before['range'][0]} "
+                               "&& r.selected > 0 && r.ringed === r.selected; }", timeout=60_000)
+    finally:
+        after = page.evaluate(ALIGNED_JS, 1)
+        print("before", before, "after", after)
+    assert after["far_dark"] == 0 and before["far"] + after["far"] > 0, (before, after)  # no ring off the selection
+    assert after["range"][1] - after["range"][0] < before["range"][1] - before["range"][0]  # really zoomed in
+    shot(page, "map_zoomed_selection")
+
+
 def test_a_click_still_selects_one_chunk_and_keeps_the_area_selection(page):
     ringed = page.evaluate(RINGED_JS)[0]
+    tool(page, 0, "Pan")  # the maps are not redrawn after a selection: the first map's box tool is still on
     point = page.evaluate(POINT_JS, [0, -1])
     page.mouse.click(point["x"], point["y"])
     page.get_by_role("heading", name=f"Chunk {point['id']}", exact=True).wait_for()
     wait_maps(page, 2)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._embedlabDrawn)"
+                           f".every(gd => gd._embedlabDrawn.star === {point['id']})")  # the star on both maps
     assert f"p={point['id']}" in page.url and page.evaluate(RINGED_JS) == [ringed, ringed]
+    rings = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._embedlabDrawn)"
+                          ".map(gd => Object.keys(gd._embedlabDrawn.rings).sort())")
+    assert rings == [["bm25", "model2vec"]] * 2  # each model's neighbours ringed on both maps
     no_exception(page)
 
 
