@@ -21,8 +21,8 @@ if not models:
     st.stop()
 st.caption("One 2-D map per model, rotated and scaled onto the first so the same chunk sits in a comparable "
            "place. Pick the box or lasso tool above a map and drag: the same chunks are ringed on every map and "
-           "listed below. Click a point (or type a chunk id or a query): each model's nearest neighbours are "
-           "ringed in that model's colour on every map.")
+           "listed below. Click a point with the pan tool (or type a chunk id or a query): each model's nearest "
+           "neighbours are ringed in that model's colour on every map.")
 
 map_selection.take_events(models, n)
 colour_opts = map_colours.options(ds)
