@@ -118,6 +118,7 @@ def import_bundle(ws: Workspace, src: str | Path | bytes) -> comparison.Comparis
     _write_dataset(ws, checked)
     _write_vectors(ws, checked)
     _write_comparison(ws, checked)
+    ws.bring_up_to_date()  # a bundle from a workspace where MiniLM was keyed by its path
     return comparison.load(ws, checked["comp"].id)
 
 

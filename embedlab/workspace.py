@@ -45,7 +45,7 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self._store = None
         self._datasets: dict[str, Dataset] = {}
-        self._bring_up_to_date()  # before any manifest is read
+        self.bring_up_to_date()  # before any manifest is read
 
     @property
     def store(self):
@@ -55,7 +55,7 @@ class Workspace:
             self._store = Store(default_uri(self.root))
         return self._store
 
-    def _bring_up_to_date(self) -> None:
+    def bring_up_to_date(self) -> None:
         """Comparisons recorded when a bundled model's settings held its install path get the
         collection names of the current settings (see ``migrate``); nothing is re-embedded."""
         from . import migrate

