@@ -126,7 +126,8 @@ def flush_and_index(ws, comp) -> float:
     t = time.perf_counter()
     names = [comp.results[m]["collection"] for m in comp.model_ids if "collection" in comp.results.get(m, {})]
     for name in names:
-        ws.store.client.flush(name)
+        ws.store.flush(name)  # after any rows still queued by the background writer
+        ws.store.settle(name)
     try:
         from milvus_lite.server_manager import server_manager_instance as sm
 
