@@ -38,7 +38,8 @@
     const D = window.embedlabOverlay, fl = gd._fullLayout;
     if (!fl || !fl.xaxis || !gd._fullData) return false;
     const i = D.maps.findIndex(key => gd.closest(`.st-key-${key}`));
-    for (const layer of gd.querySelectorAll('.selectionlayer')) {  // an earlier box or lasso on another map
+    // an earlier box or lasso on another map than the selection's: its outline and its grips
+    for (const layer of gd.querySelectorAll('.selectionlayer, .outline-controllers, [class^="select-outline"]')) {
       layer.style.display = D.source === null || D.source === i ? '' : 'none';
     }
     const cv = canvasOf(gd);

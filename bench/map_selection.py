@@ -56,10 +56,11 @@ _PREPARE = textwrap.dedent("""
 """)
 RINGED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._embedlabDrawn)
   .map(gd => gd._embedlabDrawn.selection.slice())"""
-AREA_JS = """(i) => { const gd = document.querySelectorAll('.js-plotly-plot')[i]; gd.scrollIntoView({block: 'center'});
+MAP = "document.querySelector(`.st-key-embedlab_map_${i} .js-plotly-plot`)"  # model i's map (columns reorder DOM)
+AREA_JS = """(i) => { const gd = """ + MAP + """; gd.scrollIntoView({block: 'center'});
   const r = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
   return {x: r.left + xa._offset, y: r.top + ya._offset, w: xa._length, h: ya._length}; }"""
-IN_BOX_JS = """([i, x0, y0, x1, y1]) => { const gd = document.querySelectorAll('.js-plotly-plot')[i];
+IN_BOX_JS = """([i, x0, y0, x1, y1]) => { const gd = """ + MAP + """;
   const r = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, out = [];
   gd._fullData.filter(t => t.meta && t.meta[0] === 'chunks').forEach(t => Array.from(t.customdata).forEach((c, j) => {
     const x = r.left + xa._offset + xa.l2p(t.x[j]), y = r.top + ya._offset + ya.l2p(t.y[j]);
@@ -165,8 +166,9 @@ def select(page, on: int, left: float) -> tuple[float, list[int]]:
     x1, y1 = a["x"] + a["w"] * (left + 0.05), a["y"] + a["h"] * 0.55  # a few hundred to a few thousand chunks
     inside = page.evaluate(IN_BOX_JS, [on, x0, y0, x1, y1])
     before = page.evaluate(RINGED_JS)
-    page.locator(".js-plotly-plot").nth(on).hover()
-    page.locator(".js-plotly-plot").nth(on).locator('[data-title="Box Select"]').click()
+    chart = page.locator(f".st-key-embedlab_map_{on} .js-plotly-plot")
+    chart.hover()
+    chart.locator('[data-title="Box Select"]').click()
     page.mouse.move(x0, y0)
     page.mouse.down()
     page.mouse.move(x1, y1, steps=5)
