@@ -27,19 +27,26 @@ def take_events(models: list[str], n: int) -> None:
     """Apply what the user did on a map since the last run, before any widget is drawn (widgets
     cannot be set after they exist) and in this same run — no second rerun: a new box or lasso
     selects its chunks and drops the clicked chunk and the query; a click selects one chunk and
-    drops the query. Each map's event is read from its widget state; one seen before does nothing."""
+    drops the query. Each map's event is read from its widget state; one seen before does nothing.
+    The maps are not redrawn after a selection, so plotly keeps a map's last box or lasso and sends
+    it again with a later click on that map: the same outline as last time means a click."""
     for mid in models:
-        got = maps.selection_of(st.session_state.get(f"map:{mid}"))
-        seen_key = f"map:seen:{mid}"
+        event = st.session_state.get(f"map:{mid}")
+        got = maps.selection_of(event)
+        seen_key, outline_key = f"map:seen:{mid}", f"map:outline:{mid}"
         if got is None or got == st.session_state.get(seen_key):
             st.session_state[seen_key] = got
             continue
         st.session_state[seen_key] = got
         kind, ids = got
+        outline = repr({k: ((event or {}).get("selection") or {}).get(k) for k in ("box", "lasso")})
+        if kind == "area" and outline == st.session_state.get(outline_key):
+            kind, ids = "point", ids[:1]
+        st.session_state[outline_key] = outline
         if kind == "area" and ids:
             select([i for i in ids if 0 <= i < n])
             st.session_state[SOURCE] = mid
-        elif kind == "point" and 0 <= ids[0] < n:
+        elif kind == "point" and ids and 0 <= ids[0] < n:
             state.set_widget(PAGE, "p", ids[0])
             state.set_widget(PAGE, "q", "")
     if PENDING in st.session_state:  # "Clear selection": new figures, without plotly's box or lasso
