@@ -308,7 +308,7 @@ def sweep(ws, documents, eval_set, model_ids: Sequence[str], sizes: Sequence[int
         comparison.run(ws, comp, progress=progress)
         entry = {**summary(comp, ws), "chunk_size": size, "overlap": chunking.overlap, "truncation": {}}
         for mid in comp.model_ids:
-            if not is_hybrid(mid) and comp.results.get(mid, {}).get("status") == "done":
+            if not is_hybrid(mid) and comp.run(mid).done:
                 rep = truncation_report(open_model(ds, mid, comp.options(mid)).embedder, ds.chunk_texts)
                 window = rep["context_window"] if rep["context_window"] < NO_WINDOW else None  # BM25, GloVe
                 entry["truncation"][mid] = {"context_window": window,

@@ -28,7 +28,7 @@ def _variant(r: dict, precision: str, dims: int, rescore: bool = False) -> dict 
 
 def from_comparison(comp) -> dict:
     """The fit check stored in a comparison's results (``fit.save_fit``), in ``fit_dataset``'s shape."""
-    return {"models": {m: comp.results[m]["fit"] for m in comp.model_ids if comp.results.get(m, {}).get("fit")}}
+    return {"models": {r.id: r.fit for r in comp.runs() if r.fit}}
 
 
 def summary_sentences(fit: dict, at: int = 10_000_000) -> list[str]:

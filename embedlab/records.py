@@ -73,6 +73,7 @@ class ModelRun:
     n_queries: int | None = None
     query_ms_p50: float | None = None
     query_ms_p95: float | None = None
+    fit: dict = field(default_factory=dict)  # the fit check's result (fit.py), once run
     extra: dict = field(default_factory=dict)  # anything else the manifest holds
 
     @property

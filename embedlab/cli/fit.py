@@ -104,7 +104,7 @@ def cmd_fit(args) -> int:
 
     ws, loaded = _load(args)
     ds, comp = _run(ws, loaded, args, resolve_chunking(args, loaded.documents))
-    done = [m for m in comp.model_ids if comp.results.get(m, {}).get("status") == "done"]
+    done = [r.id for r in comp.runs() if r.done]
     out = fit_dataset(ws, ds, done, {m: comp.options(m) for m in done}, milvus=not args.no_milvus)
     save_fit(ws, comp, out)
     out.update(comparison_id=comp.id, chunk_size=ds.chunking.size, n_chunks=len(ds.chunks))
