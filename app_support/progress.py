@@ -25,7 +25,7 @@ def needs_run(cur: Current) -> bool:
     a process stopped during evaluation leaves exactly that."""
     if not comparison.is_complete(cur.comp):
         return True
-    return bool(cur.ds.eval_set) and any(not cur.comp.results.get(m, {}).get("metrics") for m in cur.comp.model_ids)
+    return bool(cur.ds.eval_set) and any(not r.metrics for r in cur.comp.runs())
 
 
 def run_panel(cur: Current, compact: bool = False) -> None:
@@ -38,7 +38,7 @@ def run_panel(cur: Current, compact: bool = False) -> None:
 
 
 def _statuses(comp) -> tuple:
-    return tuple(comp.results.get(m, {}).get("status") for m in comp.model_ids)
+    return tuple(r.status for r in comp.runs())
 
 
 def _panel(cur: Current, was_running: bool, compact: bool, statuses: tuple) -> None:
@@ -50,8 +50,8 @@ def _panel(cur: Current, was_running: bool, compact: bool, statuses: tuple) -> N
     title = f"Embedding — {job.stage}" if running else "This comparison is incomplete"
     # Not a `with` block: leaving one marks the status "complete" while the run still goes on.
     box = st.status(title, state="running" if running else "error", expanded=not compact)
-    for mid in comp.model_ids:
-        _model_row(box, mid, comp.results.get(mid, {}), (job.events if job else {}).get(mid, {}))
+    for run in comp.runs():
+        _model_row(box, run, (job.events if job else {}).get(run.id, {}))
     if job and job.error:
         box.error(f"The run stopped: {md_escape(job.error)}")
     if not running and st.button("Resume", icon=":material/play_arrow:", type="primary",
@@ -60,16 +60,16 @@ def _panel(cur: Current, was_running: bool, compact: bool, statuses: tuple) -> N
         st.rerun(scope="app")
 
 
-def _model_row(box, mid: str, result: dict, event: dict) -> None:
-    status = result.get("status", "queued")
+def _model_row(box, run, event: dict) -> None:
+    mid, status = run.id, run.status
     if status == "error":
-        reason = md_escape(result.get("error", "unknown error"))
+        reason = md_escape(run.error or "unknown error")
         box.error(f"**{md_escape(mid)}** failed: {reason}", icon=":material/error:")
         return
-    if status == "done" and (event.get("stage") != "evaluate" or result.get("metrics")):  # scored: done
-        box.progress(1.0, text=f"{md_escape(mid)} — done ({result.get('chunks', 0):,} chunks)")
+    if status == "done" and (event.get("stage") != "evaluate" or run.metrics):  # scored: done
+        box.progress(1.0, text=f"{md_escape(mid)} — done ({run.chunks or 0:,} chunks)")
         return
-    done, total = event.get("done", 0), event.get("total") or result.get("chunks") or 0
+    done, total = event.get("done", 0), event.get("total") or run.chunks or 0
     text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…"}.get(event.get("stage"))
     if status == "embedding" and event.get("stage") == "load":
         text = f"0 / {total:,} chunks · embedding the first batch…"

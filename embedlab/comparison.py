@@ -109,7 +109,7 @@ def load(ws: Workspace, cid: str) -> Comparison:
 
 
 def is_complete(comp: Comparison) -> bool:
-    return all(comp.results.get(m, {}).get("status") == "done" for m in comp.model_ids)
+    return all(r.done for r in comp.runs())
 
 
 def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_keys: dict | None = None,

@@ -28,7 +28,6 @@ from importlib import metadata
 
 import numpy as np
 
-from .records import is_hybrid
 from .sparse_rows import sparse_rows_for_storage
 
 log = logging.getLogger("embedlab.store")
@@ -259,8 +258,7 @@ def stacked(blocks, sparse: bool):
 # -- a comparison's stored vectors, read for maps and neighbours ---------------------------------------
 def vector_models(comp) -> list[str]:
     """Models of ``comp`` that have stored vectors (hybrids have none of their own)."""
-    return [m for m in comp.model_ids
-            if not is_hybrid(m) and comp.results.get(m, {}).get("status") == "done"]
+    return [r.id for r in comp.runs() if r.done and not r.hybrid]
 
 
 def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, seed: int = 0):
@@ -269,12 +267,13 @@ def load_vectors(ws, comp, mid: str, ids=None, for_projection: bool = False, see
     collection, shared with search (``Store.vectors``): do not mutate them.
 
     ``for_projection`` turns sparse vectors into 50 dense dimensions (see ``reduce_sparse``)."""
-    res = comp.results.get(mid) or {}
-    if is_hybrid(mid) or res.get("status") != "done":
-        raise ValueError(f"{mid} has no stored vectors in this comparison (status: {res.get('status', 'not run')})")
-    n = res.get("chunks") or len(ws.load_dataset(comp.dataset_key).chunks)
+    run = comp.run(mid)
+    if run.hybrid or not run.done:
+        status = run.status if mid in comp.results else "not run"
+        raise ValueError(f"{mid} has no stored vectors in this comparison (status: {status})")
+    n = run.chunks or len(ws.load_dataset(comp.dataset_key).chunks)
     ids = np.arange(n) if ids is None else np.asarray(ids, dtype=np.int64)
-    vecs = ws.store.vectors(res["collection"], ids, bool(res.get("sparse")))
+    vecs = ws.store.vectors(run.collection, ids, run.sparse)
     return reduce_sparse(vecs, seed) if for_projection and hasattr(vecs, "tocsr") else vecs
 
 
@@ -299,5 +298,5 @@ def reduce_sparse(m, seed: int = 0, dims: int = 50) -> np.ndarray:
 
 
 def comp_size(ws, comp) -> int:
-    sizes = [comp.results[m].get("chunks") for m in vector_models(comp)]
+    sizes = [comp.run(m).chunks for m in vector_models(comp)]
     return next((s for s in sizes if s), None) or len(ws.load_dataset(comp.dataset_key).chunks)

@@ -7,10 +7,11 @@ def _row():
     import streamlit as st
 
     from app_support.progress import _model_row
+    from embedlab.records import ModelRun
 
     event = {"model": "minilm", "stage": "embed", "done": 40, "total": 1000, "rate": 12.0, "eta_s": 80,
              "new": 3, "reused": 997}
-    _model_row(st, "minilm", {"status": "embedding", "chunks": 1000}, event)
+    _model_row(st, ModelRun.of("minilm", {"status": "embedding", "chunks": 1000}), event)
 
 
 def test_the_progress_row_says_new_and_reused():
