@@ -55,6 +55,11 @@ def _script(text: str) -> str | None:
     head = text[:2000]
     if not _CJK.search(head):  # same answer as the loop, 25× faster (1.2 s → 0.05 s on SciFact)
         return None if any(ch.isalpha() for ch in head) else UNDETERMINED
+    return _script_by_counts(head)
+
+
+def _script_by_counts(head: str) -> str | None:
+    """``_script`` by counting every letter's script (what the shortcut above must agree with)."""
     letters = hangul = kana = han = 0
     for ch in head:
         if not ch.isalpha():
