@@ -125,7 +125,7 @@ def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_k
             handles[mid] = _run_model(ws, ds, comp, mid, emit, (api_keys or {}).get(mid))
         except (EmbedderError, StoreError, ValueError, OSError, RuntimeError) as e:
             _record(ws, comp, mid, status="error", error=_safe_message(e, api_keys))
-            emit({"model": mid, "stage": "error", "error": comp.results[mid]["error"]})
+            emit({"model": mid, "stage": "error", "error": comp.run(mid).error})
     for mid in [m for m in comp.model_ids if is_hybrid(m)]:
         try:
             handles[mid] = open_hybrid(mid, handles)
