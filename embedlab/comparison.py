@@ -19,7 +19,7 @@ from . import evalcard, vectors, verdict
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .records import ModelRun, is_hybrid
-from .retrieval import chunk_depth, doc_run, open_hybrid, open_model, query_latency_ms, search
+from .retrieval import evaluate_queries, open_hybrid, open_model, query_latency_ms
 from .store import StoreError
 from .workspace import Dataset, Workspace, read_json, write_json
 
@@ -187,16 +187,9 @@ def _embedding_rate(ws, collection: str, embedded: int, seconds: float) -> dict:
 
 
 def _evaluate(ws, ds, comp, handle):
-    from .evaluation import evaluate
-
     qids = [q for q in ds.eval_set.qrels if q in ds.eval_set.queries]
     texts = [ds.eval_set.queries[q] for q in qids]
-    depth = chunk_depth(len(ds.chunks), len(ds.documents))
-    t = time.perf_counter()
-    hits = search(ws.store, handle, texts, depth)
-    search_s = time.perf_counter() - t
-    run_ = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
-    metrics = evaluate({q: ds.eval_set.qrels[q] for q in qids}, run_)
+    metrics, search_s = evaluate_queries(ws.store, handle, ds, ds.eval_set.queries, ds.eval_set.qrels, qids)
     lat = sorted(query_latency_ms(ws.store, handle, texts))
     ci = verdict.cis({handle.id: metrics.per_query}, list(metrics.mean), seed=comp.seed)[handle.id]
     _record(ws, comp, handle.id, metrics={k: round(v, 6) for k, v in metrics.mean.items()},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedders import get_embedder
+from .evaluation import Metrics, doc_run_from_chunks, evaluate
 from .fusion import fuse, parse_hybrid
 from .records import HybridSpec
 from .store import Hit, collection_name
@@ -84,16 +85,22 @@ def search(store, handle, queries: list[str], k: int) -> list[list[Hit]]:
 
 
 def doc_run(hits_per_query: dict[str, list[Hit]], chunk_doc_ids: list[str], n_docs: int = 100):
-    """Documents scored by their best chunk; the top ``n_docs`` documents per query."""
-    run: dict[str, dict[str, float]] = {}
-    for qid, hits in hits_per_query.items():
-        best: dict[str, float] = {}
-        for h in hits:
-            doc = chunk_doc_ids[h.id]
-            if doc not in best or h.score > best[doc]:
-                best[doc] = h.score
-        run[qid] = dict(sorted(best.items(), key=lambda kv: -kv[1])[:n_docs])
-    return run
+    """Documents scored by their best chunk (``evaluation.doc_run_from_chunks``); the top ``n_docs``
+    documents per query."""
+    chunk_run = {q: ((chunk_doc_ids[h.id], h.score) for h in hits) for q, hits in hits_per_query.items()}
+    best = doc_run_from_chunks(chunk_run)
+    return {q: dict(sorted(docs.items(), key=lambda kv: -kv[1])[:n_docs]) for q, docs in best.items()}
+
+
+def evaluate_queries(store, handle, ds, queries: dict[str, str], qrels: dict, qids: list[str],
+                     ks: tuple[int, ...] = (1, 3, 5, 10, 100)) -> tuple[Metrics, float]:
+    """Search ``qids`` in the model's stored chunks (deep enough for ~100 documents), score documents
+    by their best chunk and evaluate them: (metrics, seconds the searches took)."""
+    t = time.perf_counter()
+    hits = search(store, handle, [queries[q] for q in qids], chunk_depth(len(ds.chunks), len(ds.documents)))
+    seconds = time.perf_counter() - t
+    run = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
+    return evaluate({q: qrels[q] for q in qids}, run, ks=ks), seconds
 
 
 def chunk_depth(n_chunks: int, n_docs: int, want_docs: int = 100) -> int:

@@ -202,14 +202,11 @@ def evaluate_generated(ws, comp, ds, eval_set: EvalSet, model_id: str, handles: 
 
 
 def _evaluate_generated(ws, comp, ds, eval_set, model_id, handles) -> dict:
-    from ..evaluation import evaluate
-    from ..retrieval import chunk_depth, doc_run, search
+    from ..retrieval import evaluate_queries
 
     handle = _checked(comp, handles[model_id])
     qids = [q for q in sorted(eval_set.qrels) if q in eval_set.queries]
-    hits = search(ws.store, handle, [eval_set.queries[q] for q in qids], chunk_depth(len(ds.chunks), len(ds.documents)))
-    run = doc_run(dict(zip(qids, hits, strict=True)), [c.doc_id for c in ds.chunks])
-    metrics = evaluate({q: eval_set.qrels[q] for q in qids}, run, ks=(10, 100))
+    metrics, _ = evaluate_queries(ws.store, handle, ds, eval_set.queries, eval_set.qrels, qids, ks=(10, 100))
     judged = comp.run(model_id).metrics
     return {"model": model_id, **{m: metrics.mean[m] for m in GENERATED_METRICS}, "queries": metrics.n_queries,
             "judged ndcg@10": judged.get("ndcg@10") if ds.eval_set and not ds.eval_set.generated else None}
