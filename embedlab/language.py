@@ -9,9 +9,10 @@ letters at all.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -84,14 +85,32 @@ def _script_by_counts(head: str) -> str | None:
 
 
 def ranked(text: str, k: int = 5) -> list[tuple[str, float]]:
-    """The most likely languages of ``text`` with their probabilities, best first."""
+    """The most likely languages of ``text`` with their probabilities, best first. Answers for
+    texts seen before in this process are remembered (BM25 refits after every added file and
+    would otherwise ask fastText about every chunk of the corpus again)."""
     by_script = _script(text)
     if by_script:
         return [(by_script, 1.0)]
     # fastText reads a C string: no NUL or other control characters, no lone surrogates
     sample = _CONTROL.sub(" ", text[:_SAMPLE_CHARS]).encode("utf-8", "replace").decode("utf-8")
-    labels, probs = _fasttext().predict(" ".join(sample.split()), k=k)
-    return [(label.removeprefix("__label__"), float(p)) for label, p in zip(labels, probs, strict=True)]
+    sample = " ".join(sample.split())
+    key = (hashlib.blake2b(sample.encode(), digest_size=12).digest(), k)
+    with _memo_lock:
+        got = _memo.get(key)
+    if got is None:
+        labels, probs = _fasttext().predict(sample, k=k)
+        got = tuple((label.removeprefix("__label__"), float(p)) for label, p in zip(labels, probs, strict=True))
+        with _memo_lock:
+            _memo[key] = got
+            if len(_memo) > _MEMO_SIZE:
+                _memo.popitem(last=False)
+    return list(got)
+
+
+# (hash of the sample fastText reads, k) → its answer; ~350 bytes an entry (~50 MB when full), oldest dropped first
+_MEMO_SIZE = 150_000
+_memo: OrderedDict[tuple[bytes, int], tuple] = OrderedDict()
+_memo_lock = threading.Lock()
 
 
 def detect(text: str) -> str:

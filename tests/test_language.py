@@ -183,3 +183,22 @@ def test_detection_survives_control_characters_and_lone_surrogates():
     assert language.detect("\x00\x01" + TEXTS["en"]) == "en"
     assert language.detect("ab\udc80cd " + TEXTS["en"]) == "en"
     assert language.detect("\x00\x00 12 34") == language.UNDETERMINED
+
+
+def test_ranked_asks_fasttext_once_per_text(monkeypatch):
+    """BM25 refits after every added file: a chunk's language is detected once per process."""
+    from embedlab import language
+
+    text = "The committee will meet again on Thursday to review the library's budget for next year (memo test)."
+    first = language.ranked(text, k=1)
+    real, calls = language._fasttext(), []
+
+    class Counting:
+        def predict(self, sample, k):
+            calls.append(sample)
+            return real.predict(sample, k=k)
+
+    monkeypatch.setattr(language, "_fasttext", lambda: Counting())
+    assert language.ranked(text, k=1) == first and calls == []
+    assert language.ranked(text + " And the week after.", k=1)[0][0] == "en" and len(calls) == 1
+    assert language.ranked(text, k=3) and len(calls) == 2  # another k is another question
