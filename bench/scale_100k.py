@@ -72,6 +72,7 @@ def embedlab(ws, docs, parent=None) -> tuple[float, dict, object]:
 def main() -> None:
     ap = c.parser(__doc__, n_default=100_000, n_quick=2000)
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated (default {','.join(MODELS)})")
+    ap.add_argument("--profile-add", help="write a pyinstrument profile of the +1 % add here")
     args = ap.parse_args()
     MODELS[:] = args.models.split(",")
     n = c.size(args)
@@ -87,7 +88,17 @@ def main() -> None:
     first, per_model, ds = embedlab(ws, docs)
     print(f"EmbedLab first run: {first:.1f} s; per model (embedded, s): {per_model}", flush=True)
     more = documents(n + max(1, n // 100))
+    profiler = None
+    if args.profile_add:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
     added, per_model_add, _ = embedlab(ws, more[len(docs):], parent=ds)
+    if profiler is not None:
+        profiler.stop()
+        with open(args.profile_add, "w") as f:
+            f.write(profiler.output_text(show_all=False, color=False))
     print(f"EmbedLab +1 % ({len(more) - len(docs)} documents): {added:.1f} s; per model (embedded, s): "
           f"{per_model_add}", flush=True)
     bare_total = sum(base.values())
