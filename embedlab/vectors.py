@@ -61,7 +61,12 @@ def document_prefix(emb) -> str:
 
 
 def fingerprint(emb) -> dict:
-    return {"settings": emb.settings(), "document_prefix": document_prefix(emb), "package": package_version(emb)}
+    return _fingerprint(emb.settings(), document_prefix(emb), package_version(emb))
+
+
+def _fingerprint(settings: dict, prefix: str, package: str) -> dict:
+    """What identifies a model's vectors: its settings, the prefix its documents get, its package version."""
+    return {"settings": settings, "document_prefix": prefix, "package": package}
 
 
 def content_collection(emb) -> str | None:
@@ -72,8 +77,8 @@ def content_collection(emb) -> str | None:
 
 
 def content_name(settings: dict, prefix: str, package: str) -> str:
-    fp = {"settings": settings, "document_prefix": prefix, "package": package}  # = fingerprint()
-    return CONTENT_PREFIX + hashlib.sha256(json.dumps(fp, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+    blob = json.dumps(_fingerprint(settings, prefix, package), sort_keys=True, ensure_ascii=False)
+    return CONTENT_PREFIX + hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def text_key(prefix: str, text: str) -> int:
