@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--workspace", help="a fresh folder (default: a new temp dir)")
     ap.add_argument("--timeout", type=int, default=6 * 3600, help="seconds to wait for the run")
+    ap.add_argument("--bare", action="store_true",
+                    help="first encode the same chunks bare in this process (scale_100k.bare), for the ratio")
     args = ap.parse_args()
     models, n = args.models.split(","), c.size(args)
     c.header(f"scale_100k_ui n={n} models={','.join(models)}")
@@ -84,6 +86,19 @@ def main() -> None:
 
     from embedlab.embedders import list_models
 
+    out = {"n": n, "models": models}
+    if args.bare:
+        import scale_100k
+
+        from embedlab.chunking import Chunking, chunk_documents
+
+        scale_100k.MODELS[:] = models
+        bare, documents = scale_100k.bare, scale_100k.documents
+        chunks = [ch.text for ch in chunk_documents(documents(n), Chunking(128, 0))]
+        out["bare_s"], out["bare_chunks"] = bare(chunks), len(chunks)
+        del chunks
+        print("bare encode (this process, before the app starts): "
+              + ", ".join(f"{m} {s:.1f} s" for m, s in out["bare_s"].items()) + f"; {c.load()}", flush=True)
     ws = Path(args.workspace or tempfile.mkdtemp(prefix="el_ui_"))
     ws.mkdir(parents=True, exist_ok=True)
     corpus = write_zip(ws.parent if args.workspace else ws, n)
@@ -92,7 +107,6 @@ def main() -> None:
     server = Server(ws)
     sampler = Sampler(server)
     sampler.start()
-    out = {"n": n, "models": models}
     try:
         with chromium() as browser:
             page = new_page(browser)
@@ -151,6 +165,9 @@ def main() -> None:
     print(f"app peak RSS {out['peak_rss_mb']:.0f} MB (incl. children) — "
           f"{'MET' if out['peak_rss_mb'] < 2048 else 'MISSED'} (target < 2 GB)")
     print(f"progress showed an ETA: {out['eta_shown']} ({out['eta_text']})")
+    if "bare_s" in out:
+        out["ratio"] = out["run_s"] / sum(out["bare_s"].values())
+        print(f"ratio Create comparison → done / bare encode = {out['ratio']:.2f}× — {c.verdict(out['ratio'], 2.0)}")
     print(f"workspace {ws} comparison {out['cid']}; {c.load()}")
     c.write_json(args.json, out)
 
