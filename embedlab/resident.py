@@ -223,23 +223,36 @@ def exact_search(held: _Resident, queries, k: int, sparse: bool) -> list[list[Hi
     else:
         q = np.asarray(queries, dtype=np.float32).reshape(-1, held.matrix.shape[1] if n else 1)
         scores = q @ held.matrix.T if n else np.zeros((len(q), 0), np.float32)
-    out: list[list[Hit]] = []
     k = min(k, n, 16384)
-    for row in scores:
-        if k <= 0:
-            out.append([])
-            continue
-        if k < n:  # everything above the k-th score, then ties at it by ascending id
-            kth = row[np.argpartition(-row, k - 1)[k - 1]]
-            above, tied = np.flatnonzero(row > kth), np.flatnonzero(row == kth)
-            top = np.concatenate([above, tied[: k - len(above)]])
-        else:
-            top = np.arange(n)
-        top = top[np.lexsort((held.ids[top], -row[top]))]
-        if sparse:
-            top = top[row[top] > 0]
-        out.append([Hit(int(held.ids[j]), float(row[j])) for j in top])
+    if k <= 0:
+        return [[] for _ in range(len(scores))]
+    out: list[list[Hit]] = []
+    step = max(1, 2**22 // n)  # queries at a time: bounded temporaries at any corpus size
+    for s in range(0, len(scores), step):
+        pos, top = _top_k(scores[s : s + step], k)
+        kept = (top > 0).sum(axis=1) if sparse else np.full(len(top), k)
+        ids, top = held.ids[pos].tolist(), top.tolist()
+        out.extend(list(map(Hit, i[:m], t[:m])) for i, t, m in zip(ids, top, kept.tolist(), strict=True))
     return out
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the positions of the k largest scores and those scores, best first; ties at any
+    rank go to the smaller position (held ids are ascending, so: to the smaller id)."""
+    rows, n = scores.shape
+    if np.isnan(scores).any():  # ranked last, as never equal to anything
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    if k < n:  # everything above each row's k-th score, then the first of the ties at it
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+        above, tied = scores > kth, scores == kth
+        need = k - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+        pos = np.nonzero(chosen)[1].reshape(rows, k)  # ascending positions within each row
+    else:
+        pos = np.broadcast_to(np.arange(n), (rows, n))
+    top = np.take_along_axis(scores, pos, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")  # stable: equal scores keep ascending positions
+    return np.take_along_axis(pos, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
 # -- a copy of each collection's vectors on disk (Milvus Lite only) ---------------------------

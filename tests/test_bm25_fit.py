@@ -55,3 +55,24 @@ def test_script_rules_answer_as_the_character_loop():
              "學校 school", "a" * 1999 + "学", "Ελληνικά κείμενα", "— … ·", "\u3400\u4dbf", "\u30fc\u30fc"]
     for t in texts:
         assert language._script(t) == language._script_by_counts(t[:2000]), t
+
+
+def test_snowball_analyzers_give_bm25s_tokenizer_terms_token_for_token():
+    """``analyzers`` splits, drops stop words and stems each distinct word once; bm25s' own Tokenizer
+    (the reference, run here) does it token by token. The terms must be the same, in order, including
+    the empty term bm25s gives a text left with none, for ASCII and non-ASCII texts alike."""
+    import bm25s
+    import Stemmer
+
+    from embedlab.embedders import analyzers
+
+    texts = [*MIXED, "   ", "a b c", "x1 22 __ a_b I/O e.g. U.S.A", "running runs ran Runner",
+             "Ünïcödé wörds straße STRASSE Éducation élève", "Привет мир и все", "α-helix β2 TNF-α",
+             "tab\tsep\x1cfs\x85nel\xa0nbsp"]
+    for code in ("en", "de", "fr", "ru", "fi"):
+        stem = Stemmer.Stemmer(analyzers.SNOWBALL[code]).stemWord
+        ref = bm25s.tokenization.Tokenizer(stemmer=stem, stopwords=code if code in analyzers.STOPWORDS else None)
+        want = ref.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
+        assert analyzers.analyze(code, texts) == want, code
+        flat, lens, names = analyzers.analyze_ids(code, texts)
+        assert [names[i] for i in flat] == [t for doc in want for t in doc] and lens.tolist() == [len(d) for d in want]

@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from itertools import chain
+
+import numpy as np
 
 SNOWBALL = {"ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish",
             "nl": "dutch", "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french",
@@ -28,6 +31,8 @@ FALLBACK = "ngram"
 # Chinese characters and numbers. Particles (J*), endings (E*), affixes, pronouns and symbols go.
 _KIWI_KEEP = {"NNG", "NNP", "NR", "VV", "VA", "MAG", "XR", "SL", "SH", "SN"}
 _WORD = re.compile(r"(?u)\b\w\w+\b")
+# An ASCII text's \w runs, by C string calls: every other ASCII character becomes a space (then split)
+_ASCII_GAPS = str.maketrans({chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")})
 _JA_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]+")
 _ANY_WORD = re.compile(r"(?u)\w+")
 # A "word" for n-grams: a run without spaces or punctuation (\w alone splits Thai, Hindi ... at vowel signs)
@@ -73,29 +78,63 @@ def analyze(code: str, texts: list[str]) -> list[list[str]]:
         return [_bigrams(t) for t in texts]
     if code == "ngram":
         return [_trigrams(t) for t in texts]
-    return _snowball(code).tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
+    flat, lens, names = _snowball_ids(code, texts)
+    terms = [names[i] for i in flat.tolist()]
+    ends = np.cumsum(lens).tolist()
+    return [terms[e - n : e] for e, n in zip(ends, lens.tolist(), strict=True)]
 
 
-def analyze_ids(code: str, texts: list[str]) -> tuple[list[list[int]], list[str]]:
-    """``analyze``'s terms as ids into a list of terms: for Snowball analyzers straight from bm25s'
-    ids, without turning every token back into a string and looking it up again."""
+def analyze_ids(code: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``analyze``'s terms as ids into a list of terms: (every text's ids one after another, each
+    text's count of them, the terms), without a Python string per token for Snowball analyzers."""
     if code in OWN or not texts:
         terms = analyze(code, texts)
         names = list(dict.fromkeys(t for doc in terms for t in doc))
         get = {t: i for i, t in enumerate(names)}.__getitem__
-        return [list(map(get, doc)) for doc in terms], names
-    tokenizer = _snowball(code)
-    ids = tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
-    by_id = {i: t for t, i in tokenizer.get_vocab_dict().items()}  # ids are 0..n-1
-    return ids, [by_id[i] for i in range(len(by_id))]
+        lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        return np.fromiter(map(get, chain.from_iterable(terms)), dtype=np.int64, count=int(lens.sum())), lens, names
+    return _snowball_ids(code, texts)
+
+
+def _snowball_ids(code: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """bm25s' ``Tokenizer`` (lower-cased ``\\w\\w+`` words, its stop words, PyStemmer's stems; a text
+    left with no term gets the empty term ""), token for token, with each distinct word looked at
+    once: a dict lookup per token in C instead of bm25s' Python loop (~3× faster on SciFact)."""
+    stemmer, stops = _snowball(code)
+    words_of = [t.translate(_ASCII_GAPS).split() if t.isascii() else _WORD.findall(t) for t in map(str.lower, texts)]
+    counts = np.fromiter(map(len, words_of), dtype=np.int64, count=len(texts))
+    distinct = list(dict.fromkeys(chain.from_iterable(words_of)))
+    word_id = np.fromiter(map({w: i for i, w in enumerate(distinct)}.__getitem__, chain.from_iterable(words_of)),
+                          dtype=np.int64, count=int(counts.sum()))
+    kept = [len(w) > 1 and w not in stops for w in distinct]  # one-letter runs: ASCII texts' split keeps them
+    stems = stemmer.stemWords([w for w, k in zip(distinct, kept, strict=True) if k])
+    names = list(dict.fromkeys(["", *stems]))  # "" first, as bm25s numbers it
+    term_of_word = np.full(len(distinct), -1, dtype=np.int64)
+    term_of_word[np.flatnonzero(kept)] = np.fromiter(map({t: i for i, t in enumerate(names)}.__getitem__, stems),
+                                                     dtype=np.int64, count=len(stems))
+    terms = term_of_word[word_id]
+    keep = terms >= 0
+    lens = np.bincount(np.repeat(np.arange(len(texts)), counts)[keep], minlength=len(texts)).astype(np.int64)
+    flat = terms[keep]
+    empty = np.flatnonzero(lens == 0)
+    if len(empty):  # bm25s gives a text without terms the empty term
+        flat = np.insert(flat, np.cumsum(lens)[empty], 0)
+        lens[empty] = 1
+    return flat, lens, names
 
 
 def _snowball(code: str):
-    import bm25s
+    """A stemmer (its own: PyStemmer's are not thread-safe) and the stop words of a Snowball analyzer."""
     import Stemmer
 
-    stem = Stemmer.Stemmer(SNOWBALL[code]).stemWord
-    return bm25s.tokenization.Tokenizer(stemmer=stem, stopwords=code if code in STOPWORDS else None)
+    return Stemmer.Stemmer(SNOWBALL[code]), _stopwords(code)
+
+
+@lru_cache(maxsize=64)
+def _stopwords(code: str) -> frozenset[str]:
+    from bm25s.tokenization import _infer_stopwords
+
+    return frozenset(_infer_stopwords(code) if code in STOPWORDS else ())
 
 
 _kiwi = None

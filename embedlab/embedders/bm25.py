@@ -113,10 +113,7 @@ class BM25Embedder(Embedder):
         parts = []  # per analyzer: its texts' positions, token ids (its own), lengths, its terms
         for code in dict.fromkeys(codes):
             idx = [i for i, c in enumerate(codes) if c == code]
-            ids, names = analyzers.analyze_ids(code, [texts[i] for i in idx])
-            lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-            flat = np.fromiter((t for d in ids for t in d), dtype=np.int64, count=int(lens.sum()))
-            parts.append((idx, flat, lens, names))
+            parts.append((idx, *analyzers.analyze_ids(code, [texts[i] for i in idx])))
         used = [np.flatnonzero(np.bincount(flat, minlength=len(names))) for _, flat, _, names in parts]
         self.vocab = {t: i for i, t in enumerate(sorted({p[3][u] for p, us in zip(parts, used, strict=True)
                                                            for u in us.tolist()}))}
