@@ -20,7 +20,7 @@ from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .records import ModelRun, is_hybrid
 from .retrieval import evaluate_queries, open_hybrid, open_model, query_latency_ms
-from .store import StoreError
+from .store import StoreError, collection_name
 from .workspace import Dataset, Workspace, read_json, write_json
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{24}$")
@@ -146,6 +146,8 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     emit({"model": mid, "stage": "load"})
     handle = open_model(ds, mid, comp.options(mid), api_key)
     store, emb, name = ws.store, handle.embedder, handle.collection
+    if ds.report.get("parent") and not emb.needs_fit and not store.exists(name):
+        _stand_on_parent(ws, ds, emb, name)
     have = store.existing_ids(name, len(ds.chunks)) if store.exists(name) else set()
     _record(ws, comp, mid, status="embedding", collection=name, chunks=len(ds.chunks))
     fill, content = vectors.plan(store, emb, name, ds.chunk_texts, have, lambda: ws.views(emb.settings()))
@@ -172,6 +174,16 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
     _record(ws, comp, mid, **result)
     emit({"model": mid, "stage": "done", "embedded_now": len(fill.embed), "reused": fill.reused})
     return handle
+
+
+def _stand_on_parent(ws, ds, emb, name) -> None:
+    """A new version's view stands on its parent's (vectors.layer_on): the parent's chunks aren't copied."""
+    try:
+        parent = ws.load_dataset(ds.report["parent"])
+    except (OSError, KeyError, ValueError):  # the parent's files are gone: copy from the content store
+        return
+    vectors.layer_on(ws.store, emb, name, ds.chunk_texts, collection_name(emb.settings(), parent.corpus_key),
+                     parent.chunk_texts)
 
 
 def _embedding_rate(ws, collection: str, embedded: int, seconds: float) -> dict:

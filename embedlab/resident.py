@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .npz import load_npz, save_npz
-from .sparse_rows import stack
+from .sparse_rows import stack, stack_blocks
 
 log = logging.getLogger("embedlab.store")
 
@@ -52,11 +52,42 @@ _resident_lock = threading.Lock()
 
 class ResidentVectors:
     """Mixed into ``Store``: needs ``uri``, ``local``, ``in_process``, ``resident_bytes``, ``write_lock``,
-    ``client``, ``_load`` and ``_every_row``."""
+    ``client``, ``base_of``, ``_load`` and ``_every_row``."""
 
     # -- vectors held in process ------------------------------------------------------------
     def resident(self, name: str, sparse: bool) -> _Resident | None:
-        """Every stored vector of ``name``, read once and kept (None if it would not fit)."""
+        """Every stored vector of ``name``, read once and kept (None if it would not fit). A view
+        standing on a base (``Store.base_of``) is the base's first rows, then its own."""
+        base = self.base_of(name)
+        return self._own_rows(name, sparse) if base is None else self._layered(name, base, sparse)
+
+    def _key(self, name: str) -> tuple[str, str]:
+        """Where ``resident(name)`` is kept: a layered view's whole matrix under its own key."""
+        return (self.uri, _LAYERED + name) if self.base_of(name) else (self.uri, name)
+
+    def _layered(self, name: str, base: tuple[str, int], sparse: bool) -> _Resident | None:
+        key = (self.uri, _LAYERED + name)
+        stamp = (_generation.get((self.uri, base[0]), 0), _generation.get((self.uri, name), 0))
+        held = _resident_get(key)
+        if held is not None and _stamps.get(key) == stamp:
+            return held
+        was_held = _resident_get(self._key(base[0])) is not None
+        lower, own = self.resident(base[0], sparse), self._own_rows(name, sparse)
+        if lower is None or own is None:
+            return None
+        cut = int(np.searchsorted(lower.ids, base[1]))
+        blocks = [b for b in (lower.matrix[:cut], own.matrix) if b.shape[0]] or [own.matrix]
+        held = _Resident(np.concatenate([lower.ids[:cut], own.ids]), stack_blocks(blocks, sparse))
+        if not was_held:  # the parent's copy was read only to build this one: not kept twice
+            self.let_go(base[0])
+        with _resident_lock:
+            _resident.pop((self.uri, name), None)  # its own rows are in the whole
+        if held.nbytes <= self.resident_bytes:
+            _resident_put(key, held, self.resident_bytes)
+            _stamps[key] = stamp
+        return held
+
+    def _own_rows(self, name: str, sparse: bool) -> _Resident | None:
         key = (self.uri, name)
         held = _resident_get(key)
         if held is not None:
@@ -85,15 +116,18 @@ class ResidentVectors:
         """Stop holding ``name``'s vectors in memory (its .npz copy stays)."""
         with _resident_lock:
             _resident.pop((self.uri, name), None)
+            _resident.pop((self.uri, _LAYERED + name), None)
 
     def is_resident(self, name: str) -> bool:
+        key = self._key(name)
         with _resident_lock:
-            return (self.uri, name) in _resident
+            return key in _resident
 
     def needs_read(self, name: str) -> bool:
         """Its first in-process search would read it whole first (not held, not over budget)."""
+        key = self._key(name)
         with _resident_lock:
-            return self.in_process and _unread((self.uri, name))
+            return self.in_process and _unread(key)
 
     def prefetch(self, collections: list[tuple[str, bool]]) -> threading.Thread | None:
         """Read ``(name, sparse)`` collections not held yet into memory, in a daemon thread.
@@ -104,8 +138,9 @@ class ResidentVectors:
         per collection, see ``resident``) instead of starting another."""
         if not self.in_process:
             return None
+        keys = {n: self._key(n) for n, _ in collections}
         with _resident_lock:  # not being read by an earlier prefetch either
-            todo = [(n, sp) for n, sp in collections if _unread((self.uri, n)) and (self.uri, n) not in _prefetching]
+            todo = [(n, sp) for n, sp in collections if _unread(keys[n]) and (self.uri, n) not in _prefetching]
             _prefetching.update((self.uri, n) for n, _ in todo)
         if not todo:
             return None
@@ -169,6 +204,7 @@ class ResidentVectors:
     def _forget(self, name: str) -> None:
         with _resident_lock:
             _resident.pop((self.uri, name), None)
+            _resident.pop((self.uri, _LAYERED + name), None)
             _generation[(self.uri, name)] = _generation.get((self.uri, name), 0) + 1
             _too_big.discard((self.uri, name))
         path = self._cache_path(name, even_if_off=True)  # a copy made before it was turned off, too
@@ -180,6 +216,8 @@ _key_locks: dict[tuple[str, str], threading.Lock] = {}
 _generation: dict[tuple[str, str], int] = {}  # bumped by every write: a read that overlapped one isn't kept
 _too_big: set[tuple[str, str]] = set()  # collections over the memory budget: Milvus searches them
 _prefetching: set[tuple[str, str]] = set()  # being read by a prefetch thread
+_stamps: dict[tuple[str, str], tuple[int, int]] = {}  # a layered view's whole: generations it was built from
+_LAYERED = "+"  # never starts a collection name
 
 
 def _unread(key) -> bool:

@@ -72,6 +72,17 @@ def sparse_rows_for_storage(vectors):
     return m
 
 
+def stack_blocks(blocks, sparse: bool):
+    """Blocks of rows (ndarrays, or csr matrices of any widths) as one matrix, in order."""
+    if sparse:
+        import scipy.sparse as sp
+
+        width = max(b.shape[1] for b in blocks)
+        return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
+                         format="csr").astype(np.float32)
+    return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
+
+
 def stack(vecs, sparse):
     if not sparse:
         return np.asarray(vecs, dtype=np.float32)

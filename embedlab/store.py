@@ -8,6 +8,9 @@ Milvus' own formulas (see ``fusion.py``, tested against ``hybrid_search``).
 
 Those per-corpus collections are *views*: ``vectors.py`` fills them from a content collection per
 model fingerprint (``el_v_…``, keyed by a hash of the embedded text), so a text is embedded once.
+A new dataset version's view may *stand on* its parent's view (the collection property
+``embedlab.base`` = "<parent view>:<rows>"): it stores only the chunks after the parent's, and every
+read here — ids, vectors, search — sees the parent's first <rows> rows as its own (``base_of``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .sparse_rows import (  # noqa: F401 - the store's face for writers
     rows,
     sparse_rows_for_storage,
     stack,
+    stack_blocks,
 )
 from .write_behind import WriteBehind
 
@@ -39,6 +43,8 @@ _write_lock = threading.RLock()
 _clients: dict[str, object] = {}
 _behind: dict[str, WriteBehind] = {}  # Lite file → its background writer (write_behind.py)
 _clients_lock = threading.Lock()
+_bases: dict[tuple[str, str], tuple[str, int] | None] = {}  # (uri, view) → (base view, rows), see base_of
+BASE_PROPERTY = "embedlab.base"
 _REMOTE = ("http://", "https://", "tcp://", "unix:")
 
 
@@ -140,11 +146,14 @@ class Store(ResidentVectors):
         return not self.uri.startswith(_REMOTE)
 
     # -- collections ----------------------------------------------------------------------
-    def ensure(self, name: str, dim: int | None, sparse: bool) -> None:
+    def ensure(self, name: str, dim: int | None, sparse: bool, base: tuple[str, int] | None = None) -> None:
+        """Create ``name`` if it is missing; ``base`` = (view, rows): it stands on that view's first rows."""
         with _write_lock:
             if not self.client.has_collection(name):
+                props = {BASE_PROPERTY: f"{base[0]}:{int(base[1])}"} if base else {}
                 try:
-                    self.client.create_collection(name, schema=self._schema(dim, sparse))
+                    self.client.create_collection(name, schema=self._schema(dim, sparse), **(
+                        {"properties": props} if props else {}))
                     # pymilvus sleeps 0.5 s before it first asks whether an index is built; over an
                     # empty collection Lite builds it at once, so there we do not wait.
                     self.client.create_index(name, self._index(sparse), sync=not self.local)
@@ -189,6 +198,19 @@ class Store(ResidentVectors):
     def exists(self, name: str) -> bool:
         return self.client.has_collection(name)
 
+    def base_of(self, name: str) -> tuple[str, int] | None:
+        """(base view, rows) when ``name`` stands on an earlier version's view, else None. Fixed when
+        the collection is created, so read once per process."""
+        key = (self.uri, name)
+        if key not in _bases:
+            try:
+                raw = (self.client.describe_collection(name).get("properties") or {}).get(BASE_PROPERTY)
+            except Exception:  # noqa: BLE001 - not created yet: nothing to remember
+                return None
+            view, _, rows = (raw or "").rpartition(":")
+            _bases[key] = (view, int(rows)) if raw else None
+        return _bases[key]
+
     def rename(self, old: str, new: str) -> None:
         """``old`` becomes ``new`` (its .npz copy too); nothing is re-read or re-written."""
         self.settle(old)
@@ -199,6 +221,7 @@ class Store(ResidentVectors):
                 path.replace(path.with_name(f"{new}.npz"))
             self._forget(old)
             self._loaded.pop(old, None)
+            _bases.pop((self.uri, old), None)
 
     def drop(self, name: str) -> None:
         self.settle(name)
@@ -207,6 +230,7 @@ class Store(ResidentVectors):
                 self.client.drop_collection(name)
             self._loaded.pop(name, None)
             self._forget(name)
+            _bases.pop((self.uri, name), None)
 
     def flush(self, name: str) -> None:
         """Seal written rows into a segment, so Milvus builds its index over them (rows left in
@@ -229,11 +253,13 @@ class Store(ResidentVectors):
         range, which Lite answers directly; without it, through a query iterator."""
         self.settle(name)
         self._load(name)
+        base = self.base_of(name)
+        below: set[int] = set(range(min(base[1], upper or base[1]))) if base else set()
         if upper is None:
-            return self._ids_by_iterator(name)
-        ids: set[int] = set()
+            return below | self._ids_by_iterator(name)
+        ids: set[int] = below
         step = 16384  # Milvus' largest query window
-        for lo in range(0, upper, step):
+        for lo in range(base[1] if base else 0, upper, step):
             rows = self.client.query(name, filter=f"id >= {lo} and id < {lo + step}", output_fields=["id"],
                                      limit=step)
             ids.update(int(r["id"]) for r in rows)
@@ -256,7 +282,8 @@ class Store(ResidentVectors):
 
     def upsert(self, name: str, ids: Iterable[int], vectors) -> None:
         # Sparse rows (BM25, SPLADE: rows Lite validates term by term) are journaled now and written to
-        # Lite in the background (write_behind.py); every reader of the collection waits for them.
+        # Lite in the background once their results are served (write_behind.py); every reader of the
+        # collection waits for them.
         if self._behind is not None and hasattr(vectors, "tocsr"):
             with _write_lock:
                 self._forget(name)
@@ -282,7 +309,7 @@ class Store(ResidentVectors):
         ids = np.asarray(ids, dtype=np.int64)
         # One copy per collection in this process, shared with search (see ResidentVectors): read
         # whole once, then sliced; a collection over the memory budget is read by id every time.
-        held = _resident_get((self.uri, name)) or (self.resident(name, sparse) if len(ids) else None)
+        held = self.resident(name, sparse) if len(ids) else _resident_get(self._key(name))
         if held is not None:
             if len(ids) == len(held.ids) and np.array_equal(ids, held.ids):
                 if isinstance(held.matrix, np.ndarray):
@@ -294,6 +321,17 @@ class Store(ResidentVectors):
             if not found.all():
                 raise StoreError(f"{int((~found).sum())} vectors missing from {name}")
             return held.matrix[pos]
+        base = self.base_of(name)
+        if base is not None:  # over the memory budget: the base's rows from the base, the rest from here
+            lower = ids < base[1]
+            if lower.all() or not lower.any():
+                return self.vectors(base[0], ids, sparse) if lower.all() else self._by_id(name, ids, sparse)
+            parts = [self.vectors(base[0], ids[lower], sparse), self._by_id(name, ids[~lower], sparse)]
+            order = np.argsort(np.concatenate([np.flatnonzero(lower), np.flatnonzero(~lower)]), kind="stable")
+            return stack_blocks(parts, sparse)[order]
+        return self._by_id(name, ids, sparse)
+
+    def _by_id(self, name: str, ids: np.ndarray, sparse: bool):
         self.settle(name)
         self._load(name)
         got: dict[int, object] = {}
@@ -307,11 +345,23 @@ class Store(ResidentVectors):
         return stack([got[i] for i in ids], sparse)
 
     # -- search ---------------------------------------------------------------------------
-    def search(self, name: str, queries, k: int, sparse: bool) -> list[list[Hit]]:
-        if self.in_process:
+    def search(self, name: str, queries, k: int, sparse: bool, upper: int | None = None) -> list[list[Hit]]:
+        """Top ``k`` per query; ``upper``: only ids below it (a base's rows, for a view standing on it)."""
+        if self.in_process and upper is None:
             held = self.resident(name, sparse)
             if held is not None:
-                return exact_search(held, queries, k, sparse)
+                hits = exact_search(held, queries, k, sparse)
+                if self._behind is not None:
+                    self._behind.served(name)  # its rows go to Lite now (write_behind.py)
+                return hits
+        base = self.base_of(name)
+        own = self._search_milvus(name, queries, k, sparse, upper)
+        if base is None:
+            return own
+        lower = self.search(base[0], queries, k, sparse, min(base[1], upper or base[1]))
+        return [sorted(a + b, key=lambda h: (-h.score, h.id))[:k] for a, b in zip(own, lower, strict=True)]
+
+    def _search_milvus(self, name: str, queries, k: int, sparse: bool, upper: int | None) -> list[list[Hit]]:
         self.settle(name)
         self._load(name)
         packed = list(rows(queries))
@@ -322,7 +372,8 @@ class Store(ResidentVectors):
         params = {"metric_type": "IP", "params": {} if sparse else {"ef": max(128, k)}}
         # output_fields=[] means "every field" to Milvus Lite: each hit would carry its vector.
         res = self.client.search(name, data=[packed[i] for i in live], limit=min(k, 16384),
-                                 anns_field="vec", search_params=params, output_fields=["id"])
+                                 anns_field="vec", search_params=params, output_fields=["id"],
+                                 filter="" if upper is None else f"id < {int(upper)}")
         for qi, hits in zip(live, res, strict=True):
             out[qi] = [Hit(int(i), float(d)) for i, d in zip(hits.ids, hits.distances, strict=True)]
         return out

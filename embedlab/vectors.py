@@ -24,11 +24,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 
 import numpy as np
 
-from .sparse_rows import sparse_rows_for_storage
+from .sparse_rows import sparse_rows_for_storage, stack_blocks
 
 log = logging.getLogger("embedlab.store")
 CONTENT_PREFIX = "el_v_"
@@ -103,7 +104,7 @@ class Fill:
     copy: list[int] = field(default_factory=list)  # ordinals whose vector the content store holds
     total: int = 0
 
-    @property
+    @cached_property  # asked after every block: worked out once, when the plan is complete
     def reused(self) -> int:
         """Chunks of the dataset whose vector was not made in this run."""
         if self.content is None:
@@ -136,6 +137,22 @@ class _Content:
         if self.held is not None:
             return self.held.matrix[np.searchsorted(self.held.ids, keys)]
         return self.store.vectors(self.name, [int(k) for k in keys], self.sparse)
+
+
+def layer_on(store, emb, view: str, texts: list[str], parent_view: str, parent_texts: list[str]) -> bool:
+    """Create ``view`` standing on ``parent_view`` when a new dataset version starts with its
+    parent's chunks: the parent's rows are not copied (at 100k chunks a copy is most of an add),
+    only the chunks after them are written here (``Store.base_of``). Not for corpus-fitted models
+    (a refit changes every vector), not when the parent's view is incomplete. True if it did."""
+    n = len(parent_texts)
+    if emb.needs_fit or (emb.dim is None and not emb.sparse) or not n or texts[:n] != parent_texts:
+        return False
+    if store.exists(view) or not store.exists(parent_view):
+        return False
+    if len(store.existing_ids(parent_view, n)) != n:
+        return False
+    store.ensure(view, emb.dim, emb.sparse, base=(parent_view, n))
+    return True
 
 
 def plan(store, emb, view: str, texts: list[str], have: set[int], older=None) -> tuple[Fill, _Content]:
@@ -189,7 +206,7 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
     """Copy known vectors into the view, embed the rest (longest first: less padding per forward
     pass), writing content then view per block; ``on_block(n)`` after each block of n chunks.
     Returns what was written, so the caller can keep it for search instead of reading it back."""
-    out = {"ids": [], "vecs": [], "keys": [], "new": []}
+    out = {"ids": [], "vecs": [], "keys": [], "new": [], "ensured": set()}
     for s in range(0, len(fill.copy), _COPY_BLOCK):
         ords = fill.copy[s : s + _COPY_BLOCK]
         vecs = content.vectors(fill.keys[ords])
@@ -202,7 +219,7 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
     for start, vecs in emb.iter_batches([texts[i] for i in order], "document"):
         ords = order[start : start + vecs.shape[0]]
         if fill.content is not None:
-            _ensure(store, fill.content, emb, vecs)
+            _ensure(store, fill.content, emb, vecs, out["ensured"])
             _write(store, fill.content, fill.keys[ords], vecs, emb.sparse)
             out["keys"].append(fill.keys[ords])
             out["new"].append(vecs)
@@ -214,7 +231,7 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
 
 
 def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
-    _ensure(store, name, emb, vecs)
+    _ensure(store, name, emb, vecs, out["ensured"])
     _write(store, name, ords, vecs, emb.sparse)
     out["ids"].extend(ords)
     out["vecs"].append(vecs)
@@ -226,13 +243,13 @@ def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: b
     if out["ids"]:
         store.flush(fill.view)
         if view_was_empty and _nbytes(out["vecs"]) <= store.resident_bytes:
-            store.hold(fill.view, out["ids"], stacked(out["vecs"], emb.sparse))
+            store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse))
     if out["keys"]:
         store.flush(fill.content)
         if content.held is not None or not len(content.known):  # else over the memory budget: no copy
             old = [] if content.held is None else [content.held]
             keys = np.concatenate([h.ids for h in old] + out["keys"])
-            store.hold(fill.content, keys, stacked([h.matrix for h in old] + out["new"], emb.sparse))
+            store.hold(fill.content, keys, stack_blocks([h.matrix for h in old] + out["new"], emb.sparse))
     if fill.content is not None:
         store.let_go(fill.content)
 
@@ -241,23 +258,18 @@ def _nbytes(blocks) -> int:
     return sum(b.data.nbytes if hasattr(b, "tocsr") else b.nbytes for b in blocks)
 
 
-def _ensure(store, name: str, emb, vecs) -> None:
+def _ensure(store, name: str, emb, vecs, known: set | None = None) -> None:
+    """Create ``name`` if missing; ``known``: names already checked in this run (one question each)."""
+    if known is not None and name in known:
+        return
     if not store.exists(name):
         store.ensure(name, None if emb.sparse else vecs.shape[1], emb.sparse)
+    if known is not None:
+        known.add(name)
 
 
 def _write(store, name: str, ids, vecs, sparse: bool) -> None:
     store.upsert(name, [int(i) for i in ids], sparse_rows_for_storage(vecs) if sparse else vecs)
-
-
-def stacked(blocks, sparse: bool):
-    if sparse:
-        import scipy.sparse as sp
-
-        width = max(b.shape[1] for b in blocks)
-        return sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
-                         format="csr").astype(np.float32)
-    return np.concatenate([np.asarray(b, dtype=np.float32) for b in blocks])
 
 
 # -- a comparison's stored vectors, read for maps and neighbours ---------------------------------------
