@@ -111,21 +111,20 @@ class Workspace:
     def load_dataset(self, key: str) -> Dataset:
         if key in self._datasets:
             return self._datasets[key]
-        import pandas as pd
+        from . import heap
 
         folder = self.root / "datasets" / key
         meta = read_json(folder / "dataset.json")
-        docs = [Document(r["_id"], r["title"], r["text"], r.get("meta") or {})
-                for r in map(json.loads, (folder / "documents.jsonl").read_text("utf-8").splitlines())]
-        frame = pd.read_parquet(folder / "chunks.parquet")
-        chunks = [Chunk(str(r.doc_id), int(r.ordinal), int(r.start), int(r.end), str(r.text))
-                  for r in frame.itertuples(index=False)]
+        with open(folder / "documents.jsonl", encoding="utf-8") as f:  # a line at a time: no second copy
+            docs = [Document(r["_id"], r["title"], r["text"], r.get("meta") or {}) for r in map(json.loads, f)]
+        c = meta["chunking"]
+        chunking, ckey = Chunking(c["size"], c["overlap"]), meta.get("corpus_key") or key.split("-")[0]
+        chunks = _chunks_of(folder / "chunks.parquet", docs, chunking, ckey)
         ev = read_json(folder / "eval.json") if (folder / "eval.json").exists() else None
         eval_set = EvalSet(ev["queries"], ev["qrels"], ev.get("generated", False), ev.get("note", "")) if ev else None
-        c = meta["chunking"]
-        ds = Dataset(key, meta["name"], docs, chunks, Chunking(c["size"], c["overlap"]), eval_set,
-                     meta.get("report", {}), meta.get("corpus_key") or key.split("-")[0])
+        ds = Dataset(key, meta["name"], docs, chunks, chunking, eval_set, meta.get("report", {}), ckey)
         self._datasets[key] = ds
+        heap.trim()  # parsing freed as much as the dataset holds
         return ds
 
     def views(self, settings: dict):
@@ -143,6 +142,27 @@ class Workspace:
 
     def comparison_dir(self, cid: str) -> Path:
         return self.root / "comparisons" / cid
+
+
+def _chunks_of(path: Path, docs: list[Document], chunking: Chunking, ckey: str) -> list[Chunk]:
+    """The chunks stored in ``path``, their texts cut from the documents' own strings: a chunk is
+    ``full_text[start:end]`` of its document, and a whole-document chunk is the document's string
+    itself (one copy of the corpus in memory, not two). Checked against the corpus key, which hashes
+    every chunk's text; a dataset whose stored texts differ from that keeps the stored ones."""
+    import pyarrow.parquet as pq
+
+    if pq.ParquetFile(path).metadata.num_rows == 0:
+        return []
+    table = pq.read_table(path, columns=["doc_id", "ordinal", "start", "end"])
+    full = {d.id: d.text if d.full_text == d.text else d.full_text for d in docs}
+    chunks = [Chunk(d, o, a, b, full[d] if a == 0 and b == len(full[d]) else full[d][a:b])
+              for d, o, a, b in zip(*(table.column(n).to_pylist() for n in table.column_names), strict=True)
+              if d in full]
+    if len(chunks) == len(table) and corpus_key(chunks, chunking) == ckey:
+        return chunks
+    table = pq.read_table(path)
+    return [Chunk(str(d), int(o), int(a), int(b), str(t)) for d, o, a, b, t in zip(
+        *(table.column(n).to_pylist() for n in ("doc_id", "ordinal", "start", "end", "text")), strict=True)]
 
 
 def _chunks(documents, chunking: Chunking, parent: Dataset | None) -> list[Chunk]:

@@ -1,0 +1,50 @@
+"""Give freed heap memory back to the system after a big step (glibc only; elsewhere a no-op).
+
+glibc's ``free`` returns memory to the system only from the top of a heap. Loading a model or a
+dataset allocates and frees hundreds of MB of short-lived objects (model2vec deep-copies its
+276k-token tokenizer, a dataset file is parsed line by line); what stays allocated afterwards
+pins the freed pages between, so the process keeps them as RSS. ``malloc_trim(0)`` hands every
+whole free page back (madvise), whatever lies above it. It takes milliseconds, so it is called
+after each step that frees a lot, not in loops. ``limit_arenas`` caps glibc's per-thread arenas:
+each thread that allocates (Milvus Lite's, onnxruntime's, torch's, Streamlit's) otherwise gets
+its own heap, and freed memory in one cannot serve another.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
+ARENAS = 2  # the launcher's default; EMBEDLAB_MALLOC_ARENAS overrides it
+_libc = None
+
+
+def _glibc():
+    global _libc
+    if _libc is None:
+        _libc = False
+        if sys.platform.startswith("linux"):
+            try:
+                lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                if hasattr(lib, "malloc_trim") and hasattr(lib, "gnu_get_libc_version"):
+                    _libc = lib
+            except OSError:
+                pass
+    return _libc or None
+
+
+def trim() -> bool:
+    """Return free heap pages to the system; True when something was given back."""
+    lib = _glibc()
+    return bool(lib.malloc_trim(0)) if lib else False
+
+
+def limit_arenas(n: int | None = None) -> bool:
+    """At most ``n`` malloc arenas for threads started from now on (``MALLOC_ARENA_MAX`` does the
+    same, but only when set before the process starts). True when glibc took the setting."""
+    lib = _glibc()
+    n = n or int(os.environ.get("EMBEDLAB_MALLOC_ARENAS") or ARENAS)
+    return bool(lib.mallopt(M_ARENA_MAX, n)) if lib and n > 0 else False
