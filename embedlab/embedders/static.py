@@ -63,10 +63,8 @@ class Model2VecEmbedder(Embedder):
     block_size = 2048
 
     def __init__(self, path: str):
-        from model2vec import StaticModel
-
         self.path = path
-        self.model = StaticModel.from_pretrained(path)
+        self.model = _static_model(path)
         self.dim = int(self.model.dim)
         self.max_tokens = 512  # model2vec's default max_length for encode()
 
@@ -93,6 +91,33 @@ class Model2VecEmbedder(Embedder):
     @property
     def vocab_size(self):
         return self.model.tokenizer.get_vocab_size()
+
+
+def _static_model(path: str):
+    """``StaticModel.from_pretrained(path)`` (model2vec 0.10) holding one tokenizer, not two at once.
+
+    ``StaticModel`` deep-copies the tokenizer it is given; ``from_pretrained`` hands it the one it
+    just loaded and drops that. The bundled model's tokenizer is a 276k-token Unigram, ~310 MB in
+    memory, so loading peaked ~310 MB above what the model holds and left that much freed but
+    unreturned heap behind. This is ``from_pretrained``'s own loading with the loaded tokenizer kept
+    as the model's: a copy of *that instance* is itself while the model is built (an instance
+    attribute, gone afterwards; other tokenizers copy as before). Same vectors, same settings."""
+    from model2vec import StaticModel
+
+    try:
+        from model2vec.model import _DEFAULT_NORMALIZE, DEFAULT_MAX_LENGTH
+        from model2vec.persistence import load_pretrained
+    except ImportError:  # another model2vec: its own loading, two tokenizers for a moment
+        return StaticModel.from_pretrained(path)
+    vectors, tokenizer, config, metadata, weights, mapping = load_pretrained(path, None, None, False)
+    tokenizer.__deepcopy__ = lambda memo: tokenizer
+    try:
+        return StaticModel(vectors, tokenizer, config, normalize=config.get("normalize", _DEFAULT_NORMALIZE),
+                           base_model_name=metadata.get("base_model"), language=metadata.get("language"),
+                           weights=weights, token_mapping=mapping,
+                           max_length=config.get("max_length", DEFAULT_MAX_LENGTH))
+    finally:
+        del tokenizer.__deepcopy__
 
 
 def bundled_model2vec() -> Model2VecEmbedder:
