@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import heap
 from .npz import load_npz, save_npz
 from .vectors import comp_size, load_vectors, reduce_sparse, vector_models  # noqa: F401 - callers read them here
 
@@ -141,6 +142,7 @@ def map_set(ws, comp, kind: str = "umap", sample: int | None = None, seed: int =
         coords, disparity = align(maps, models[0])
         result = MapSet(coords, ids, models[0], disparity)
         _write_maps(path, result)
+        heap.trim()  # PCA / UMAP / SVD working copies of every model's vectors are freed now
         return result
 
 

@@ -11,6 +11,8 @@ import importlib
 import threading
 from dataclasses import dataclass, field
 
+from .. import heap
+
 
 class UnknownEmbedderError(ValueError):
     pass
@@ -107,6 +109,7 @@ def get_embedder(model_id: str, **options):
     with _lock:
         if key not in _cache:
             _cache[key] = _build(cid, options)
+            heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
         return _cache[key]
 
 
@@ -125,6 +128,7 @@ def fitted(model_id: str, texts, **options):
     these texts alone; for a pretrained model fitting is a no-op."""
     emb = fresh(model_id, **options)
     emb.fit(list(texts))
+    heap.trim()  # fitting tokenized the whole corpus: most of that is freed again
     return emb
 
 
