@@ -16,7 +16,17 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 
+def tune_memory() -> None:
+    """Before any thread starts: glibc gives each allocating thread its own malloc arena (Milvus Lite,
+    onnxruntime, torch and Streamlit start dozens), and memory freed in one cannot serve another;
+    a few arenas keep RSS closer to what is in use (``embedlab.heap``; bench/memory.py does the same)."""
+    from embedlab import heap
+
+    heap.limit_arenas()
+
+
 def main(argv: list[str]) -> None:
+    tune_memory()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)

@@ -41,9 +41,11 @@ def main() -> None:
                "--models", args.models, "--workspace", args.workspace, "--queries", "3"]
         subprocess.run(cmd, check=True)
         cid = _built(args.workspace, n, args.models)
+    from app_support.serve import tune_memory
     from embedlab.workspace import Workspace
 
-    rows = [("start (imports)", c.rss_mb(), 0.0)]
+    tune_memory()  # what the launcher does before the server starts
+    rows = [("start (imports)", c.rss_mb(), 0.0, c.peak_rss_mb())]
     ws = Workspace(args.workspace)  # one per process, as the app's st.cache_resource holds it
     first = _session(ws, cid, rows, "1st")
     second = _session(ws, cid, rows, "2nd")
@@ -103,24 +105,31 @@ def _session(ws, cid, rows, tag) -> dict:
     import time
 
     from app_support import maps
-    from embedlab import comparison, explore, projection
+    from embedlab import comparison, explore, projection, retrieval
 
     t = time.perf_counter()
 
     def step(name):
         nonlocal t
-        rows.append((f"{tag}: {name}", c.rss_mb(), time.perf_counter() - t))
+        rows.append((f"{tag}: {name}", c.rss_mb(), time.perf_counter() - t, c.peak_rss_mb()))
         t = time.perf_counter()
 
     comp = comparison.load(ws, cid)
     ds = ws.load_dataset(comp.dataset_key)
     objects = {"dataset": ds}
     step("open comparison + dataset")
+    for m in [r.id for r in comp.runs() if r.done and not r.hybrid]:  # one at a time, to see each one's
+        retrieval.open_model(ds, m, comp.options(m))  # cost; the page's call below gets the same ones
+        step(f"open {m}")
     handles = explore.open_handles(ws, comp, ds)
     objects.update({f"embedder {m}": h.embedder for m, h in handles.items()})
-    step(f"open {len(handles)} models")
+    step(f"open {len(handles)} models (the page's call)")
     _, queries, _ = c.scifact_raw()
-    explore.search_all(ws, ds, handles, next(iter(queries.values())), 10)
+    query = next(iter(queries.values()))
+    for m, h in handles.items():  # the first search of each model reads its vectors
+        explore.search_all(ws, ds, {m: h}, query, 10)
+        step(f"search {m}")
+    explore.search_all(ws, ds, handles, query, 10)
     step("search all models")
     for m in projection.vector_models(comp):
         objects[f"vectors {m}"] = projection.load_vectors(ws, comp, m)
@@ -134,21 +143,24 @@ def _session(ws, cid, rows, tag) -> dict:
 
 def _report(rows, same, n, json_path, held) -> None:
     prev = rows[0][1]
-    print(f"{'step':34} {'RSS MB':>8} {'+MB':>7} {'s':>7}")
-    for name, mb, seconds in rows:
-        print(f"{name:34} {mb:8.0f} {mb - prev:+7.0f} {seconds:7.1f}")
+    print(f"{'step':44} {'RSS MB':>8} {'+MB':>7} {'s':>7} {'peak so far':>12}")
+    for name, mb, seconds, peak in rows:
+        print(f"{name:44} {mb:8.0f} {mb - prev:+7.0f} {seconds:7.1f} {peak:12.0f}")
         prev = mb
     second = sum(b[1] - a[1] for a, b in zip(rows, rows[1:], strict=False) if b[0].startswith("2nd"))
     twice = [k for k, v in same.items() if not v]
     kids = _children()
-    print(f"peak RSS {c.peak_rss_mb():.0f} MB for {n} chunks × {sum(k.startswith('embedder') for k in same)} models "
-          f"(this process; Milvus Lite runs in it)")
+    threads = len(list(Path("/proc/self/task").iterdir()))
+    print(f"peak RSS {c.peak_rss_mb():.0f} MB, settled {rows[-1][1]:.0f} MB, for {n} chunks × "
+          f"{sum(k.startswith('embedder') for k in same)} models (this process, {threads} threads; Milvus Lite "
+          f"runs in it)")
     print("child processes: " + ("; ".join(f"pid {k['pid']} peak {k['peak_rss_mb']:.0f} MB ({k['cmd']})" for k in kids)
                                  or "none"))
     print("vectors held for search / the pages get that same matrix: "
           + ", ".join(f"{m} {h['held_mb']} MB / {h['pages_get_held_matrix']}" for m, h in held.items()))
     print(f"second session added {second:+.0f} MB; objects loaded twice: {twice or 'none'}; {c.load()}")
-    c.write_json(json_path, {"chunks": n, "rows": rows, "peak_rss_mb": c.peak_rss_mb(), "children": kids,
+    c.write_json(json_path, {"chunks": n, "rows": rows, "peak_rss_mb": c.peak_rss_mb(), "settled_rss_mb": rows[-1][1],
+                             "threads": threads, "children": kids,
                              "held": held, "second_session_mb": second, "loaded_twice": twice})
 
 

@@ -1,13 +1,12 @@
 """A dataset read back from disk holds its corpus once: chunk texts are cut from the documents'
 own strings (a whole-document chunk *is* the document's string), equal to what was stored; a
 dataset whose stored chunk texts are not those cuts keeps the stored texts. Real files, real
-chunking; ``heap`` is glibc's malloc_trim / mallopt."""
+chunking."""
 
 import json
 
 import pandas as pd
 
-from embedlab import heap
 from embedlab.chunking import Chunk, Chunking, corpus_key
 from embedlab.documents import Document
 from embedlab.workspace import Workspace
@@ -62,9 +61,3 @@ def test_an_empty_dataset_reads_back_empty(tmp_path):
     ds = Workspace(tmp_path).add_dataset([Document("x", "", "   ")], Chunking(0, 0), name="empty")
     read = Workspace(tmp_path).load_dataset(ds.key)
     assert read.chunks == [] and [d.id for d in read.documents] == ["x"]
-
-
-def test_heap_calls_reach_glibc():
-    assert heap._glibc() is not None  # Linux with glibc: what the app runs on here
-    assert isinstance(heap.trim(), bool)
-    assert heap.limit_arenas(8) is True
