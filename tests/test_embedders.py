@@ -101,3 +101,44 @@ def test_minilm_onnx_agrees_with_pytorch_on_real_abstracts(onnx_id, floor):
     q = (onnx.encode_queries(["protein intake"]) * get_embedder("minilm").encode_queries(["protein intake"])).sum()
     assert q >= floor
     assert onnx.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_minilm_onnx_int8_build_follows_its_recipe(tmp_path):
+    """The int8 file is named by its recipe (an older quantization in a workspace is not reused),
+    keeps the embedding tables and the two sensitive FFN-out MatMuls in fp32, quantizes every other
+    MatMul and the fused attention, and is rebuilt byte for byte from the same fp32 export."""
+    import onnx
+
+    from embedlab.embedders import onnx_export
+
+    path = onnx_export.model_file(int8=True)
+    assert path.name == f"all-MiniLM-L6-v2.{onnx_export.INT8_RECIPE}.onnx"
+    assert get_embedder("minilm-onnx-int8").settings()["onnx"] == path.name
+    nodes = onnx.load(str(path), load_external_data=False).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("EmbedLayerNormalization") == 1 and "QEmbedLayerNormalization" not in ops
+    assert ops.count("QAttention") == 6 and "Attention" not in ops
+    fp32 = {n.name for n in nodes if n.op_type == "MatMul"}
+    assert fp32 == set(onnx_export.FP32_MATMULS) == {f"/model/encoder/layer.{i}/output/dense/MatMul" for i in (0, 2)}
+    assert ops.count("MatMulInteger") == 18 - len(fp32)
+    again = tmp_path / "again.onnx"
+    onnx_export._quantize(onnx_export.model_file(), again)
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_int8_recipe_refuses_a_graph_without_its_fp32_nodes(tmp_path):
+    """An export whose node names changed must fail loudly rather than quantize the kept-fp32 MatMuls."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from embedlab.embedders import EmbedderError, onnx_export
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [1.0, 0.0, 0.0, 1.0])
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="other/MatMul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w])
+    src = tmp_path / "src.onnx"
+    onnx.save(helper.make_model(graph), str(src))
+    with pytest.raises(EmbedderError, match="no such nodes"):
+        onnx_export._quantize(src, tmp_path / "dst.onnx")
+    assert not (tmp_path / "dst.onnx").exists()
