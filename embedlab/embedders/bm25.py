@@ -118,51 +118,58 @@ class BM25Embedder(Embedder):
         self.vocab = {t: i for i, t in enumerate(sorted({p[3][u] for p, us in zip(parts, used, strict=True)
                                                            for u in us.tolist()}))}
         n = len(texts)
-        doc_ids: list[np.ndarray] = [np.zeros(0, np.int64)] * n
         lengths = np.zeros(n, dtype=np.int64)
+        owners, terms = [], []  # per analyzer: each token's text, its vocabulary id
         for (idx, flat, lens, names), us in zip(parts, used, strict=True):
             remap = np.full(len(names), -1, dtype=np.int64)
             remap[us] = [self.vocab[names[u]] for u in us.tolist()]
-            for i, d in zip(idx, np.split(remap[flat], np.cumsum(lens)[:-1]), strict=True):
-                doc_ids[i] = d
+            owners.append(np.repeat(np.asarray(idx, dtype=np.int64), lens))
+            terms.append(remap[flat])
             lengths[idx] = lens
-        width = max(len(self.vocab), 1)
-        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        cells = np.sort(rows * width + np.concatenate(doc_ids)) if n else np.zeros(0, np.int64)
-        cells = cells[np.r_[True, cells[1:] != cells[:-1]]] if len(cells) else cells  # np.unique, 10× faster
-        dfs = np.bincount(cells % width, minlength=len(self.vocab)).astype(np.float64)
+        counted = _term_counts(np.concatenate(owners or [np.zeros(0, np.int64)]),
+                               np.concatenate(terms or [np.zeros(0, np.int64)]), lengths, max(len(self.vocab), 1))
+        dfs = np.bincount(np.concatenate([c for c, _, _ in counted] or [np.zeros(0, np.int64)]),
+                          minlength=len(self.vocab)).astype(np.float64)
         self.idf = np.log(1 + (n - dfs + 0.5) / (dfs + 0.5))  # Lucene idf, as bm25s
         self.avgdl = max(float(lengths.mean()) if n else 1.0, 1e-9)
         self.corpus_key = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
-        self._fitted_tokens = dict(zip(texts, doc_ids, strict=True))
+        self._fitted_tokens = dict(zip(texts, counted, strict=True))
 
     def _ids(self, doc: list[str]) -> np.ndarray:
         """Vocabulary indices of a token list; -1 for a term the corpus never had."""
         get = self.vocab.get
         return np.fromiter((get(t, -1) for t in doc), dtype=np.int64, count=len(doc))
 
+    def _counted(self, texts, kind) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """Per text: its terms' vocabulary ids, their counts, its length in tokens. A corpus text's
+        were counted by the fit (once: later batches analyze it again)."""
+        kept = getattr(self, "_fitted_tokens", {})
+        got = [kept.pop(t, None) if kind == "document" else None for t in texts]
+        todo = [i for i, g in enumerate(got) if g is None]
+        if todo:
+            ids = [self._ids(doc) for doc in self._terms([texts[i] for i in todo], kind)]
+            lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            for i, g in zip(todo, _term_counts(np.repeat(np.arange(len(ids)), lens), np.concatenate(ids), lens,
+                                                max(len(self.vocab), 1)), strict=True):
+                got[i] = g
+        return got
+
     def _embed_batch(self, texts, kind):
         import scipy.sparse as sp
 
         if not self.vocab:
             raise EmbedderError("bm25 must be fitted on the corpus before it can embed")
-        kept = getattr(self, "_fitted_tokens", {})
-        ids: list[np.ndarray | None] = [kept.pop(t, None) if kind == "document" else None for t in texts]
-        todo = [i for i, d in enumerate(ids) if d is None]
-        for i, doc in zip(todo, self._terms([texts[i] for i in todo], kind) if todo else [], strict=True):
-            ids[i] = self._ids(doc)
-        lens = np.array([len(d) for d in ids], dtype=np.float64)
-        rows = np.repeat(np.arange(len(ids)), lens.astype(np.int64))
-        cols = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        known = cols >= 0
-        width = len(self.vocab)
-        cells, tf = np.unique(rows[known] * width + cols[known], return_counts=True)
-        r, c = cells // width, cells % width
+        got = self._counted(texts, kind)
+        r = np.repeat(np.arange(len(got)), [len(c) for c, _, _ in got])
+        c = np.concatenate([c for c, _, _ in got] or [np.zeros(0, np.int64)])
+        tf = np.concatenate([f for _, f, _ in got] or [np.zeros(0, np.int64)]).astype(np.float64)
         if kind == "query":
-            vals = tf.astype(np.float32)
+            vals = tf
         else:  # Lucene BM25 weight; bm25s drops the constant (k1 + 1)
+            lens = np.array([n for _, _, n in got], dtype=np.float64)
             vals = self.idf[c] * tf / (tf + self.k1 * (1 - self.b + self.b * lens[r] / self.avgdl))
-        return sp.csr_matrix((vals.astype(np.float32), (r, c)), shape=(len(texts), width))
+        return sp.csr_matrix((vals.astype(np.float32), c, np.r_[0, np.cumsum([len(x) for x, _, _ in got])]),
+                             shape=(len(texts), len(self.vocab)))
 
     def count_tokens(self, texts):
         return [len(d) for d in self._terms(texts)]
@@ -174,3 +181,15 @@ class BM25Embedder(Embedder):
     @property
     def vocab_size(self):
         return len(self.vocab) or None
+
+
+def _term_counts(rows: np.ndarray, cols: np.ndarray, lens: np.ndarray, width: int):
+    """Per row of ``lens``: its distinct columns (vocabulary ids ≥ 0, ascending), how often each occurs
+    (``rows``/``cols``: one entry per token), and its length ``lens[row]``."""
+    known = cols >= 0
+    cells = np.sort(rows[known] * width + cols[known])
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, np.int64)
+    tf = np.diff(np.r_[starts, len(cells)])
+    cells = cells[starts]
+    bounds = np.cumsum(np.bincount(cells // width, minlength=len(lens)))[:-1]
+    return list(zip(np.split(cells % width, bounds), np.split(tf, bounds), lens.tolist(), strict=True))
