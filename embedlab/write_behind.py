@@ -1,16 +1,20 @@
-"""Writes to a Milvus Lite collection applied in the background, journaled first so kill -9 loses none.
+"""Writes to a Milvus Lite collection journaled first, applied once their results are served.
 
-Milvus Lite 3 is a Python engine: upserting SciFact's 5,183 BM25 rows costs ~1 s of CPU inside
-the call (pymilvus packing, gRPC, Lite's per-row validation), as long as the whole BM25 fit, while
-search runs over the vectors held in process (``resident.py``) and does not need them in Lite.
-So on Lite a write is saved first as a journal file (``<workspace>/pending/<seq>-<name>.npz``:
-the ids and the vectors, ~20 ms for those rows) and ``upsert`` returns; one thread applies the
-writes in order, in slices, under the store's write lock, and deletes each file once Lite has
-acknowledged its rows. A store opened on the workspace replays leftover files before anything else
-(a process killed before its writes landed), so every write that returned reaches Milvus, as before.
-Every read of a collection (ids, counts, rows, Lite's own search, rename, drop) first waits for
-that collection's pending writes (``settle``), so nothing reads a half-written collection; a
-process exits only once its writes are applied (``_drain``, before Lite's server pool stops).
+Milvus Lite 3 is a Python engine in this process: writing SciFact's 5,183 BM25 rows costs ~1 s of
+CPU (pymilvus packing, gRPC, Lite's per-row validation), as long as the whole BM25 fit, and holds
+the GIL while it runs, while search runs over the vectors held in process (``resident.py``) and does
+not need them in Lite. A thread writing them at once only competes with the fit and search it was
+meant to get out of the way of (2 cores: no faster than writing them inline, bench #5). So on Lite a
+write is saved first as a journal file (``<workspace>/pending/<seq>-<name>.npz``: the ids and the
+vectors, ~20 ms for those rows) and ``upsert`` returns; one thread applies the queued writes, in
+order and in slices under the store's write lock, once the collection's results have been served
+(its first search, ``served``), or anything reads the collection from Lite (``settle``), or
+``DELAY`` seconds have passed, and deletes each file once Lite has acknowledged its rows. A store
+opened on the workspace replays leftover files before anything else (a process killed before its
+writes landed), so every write that returned reaches Milvus, as before. Every read of a collection
+(ids, counts, rows, Lite's own search, rename, drop) first waits for that collection's pending
+writes (``settle``), so nothing reads a half-written collection; a process exits only once its
+writes are applied (``_drain``, before Lite's server pool stops).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .npz import load_npz, save_npz
 
 log = logging.getLogger("embedlab.store")
 SLICE = 512  # rows per Lite call: a reader waiting for the write lock waits for one slice, not a batch
+DELAY = 5.0  # seconds a queued write waits for its results to be served before it is applied anyway
 
 
 class WriteBehind:
@@ -39,6 +44,7 @@ class WriteBehind:
         self._queue: deque = deque()
         self._pending: dict[str, int] = {}  # name → queued items not applied yet
         self._failed: dict[str, BaseException] = {}
+        self._go = False  # apply the queue now (results served, a reader waits, or DELAY passed)
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._seq = itertools.count(int(time.time() * 1000) * 1000)
@@ -81,8 +87,11 @@ class WriteBehind:
         while True:
             with self._cond:
                 if not self._queue:
-                    self._worker = None
+                    self._worker, self._go = None, False
                     return
+                if not self._go:  # the results first: the write would compete with them for the GIL
+                    self._cond.wait_for(lambda: self._go, timeout=DELAY)
+                    self._go = True
                 kind, name, path, ids, vectors = self._queue[0]
             try:
                 if name not in self._failed:
@@ -109,12 +118,22 @@ class WriteBehind:
             time.sleep(0.0005)  # let a thread waiting for the write lock have it between slices
 
     # -- the readers' side ------------------------------------------------------------------------
+    def served(self, name: str) -> None:
+        """``name``'s results were served (from the vectors held in process): write its rows now."""
+        with self._cond:
+            if self._pending.get(name):
+                self._go = True
+                self._cond.notify_all()
+
     def settle(self, name: str | None = None) -> None:
         """Wait until ``name``'s (every collection's, for None) queued writes are applied; raise the
         failure of one that could not be (its journal file stays, so the next open retries it)."""
         if threading.current_thread() is self._worker:
             return
         with self._cond:
+            if self._pending.get(name) if name else self._pending:
+                self._go = True
+                self._cond.notify_all()
             self._cond.wait_for(lambda: not (self._pending.get(name) if name else self._pending))
             failed = self._failed.pop(name, None) if name else None
         if failed is not None:
