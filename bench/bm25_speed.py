@@ -13,10 +13,11 @@ bm25s: tokenize corpus → ``BM25.index`` → tokenize queries → ``retrieve(k=
 EmbedLab: given the dataset (``add_dataset``, whole documents — reading and storing documents
 is #1's subject, not BM25's), ``comparison.run(evaluate=False)`` with bm25 (fit, sparse vectors,
 Milvus collection, upserts, flush) → ``retrieval.search`` of the queries. On Milvus Lite the
-sparse rows are journaled and written to Lite in the background (``write_behind.py``): the time
-until Lite holds them all ("in Lite after") is printed, not counted, and each repeat waits for it
-before the next one starts (``EMBEDLAB_WRITE_BEHIND=0`` writes them inside the run, as before). Milvus Lite's start-up
-(once per app process) is timed apart and not in the ratio.
+sparse rows are journaled (``<workspace>/pending/``, counted) and written to Lite once their results
+are served, i.e. after the search (``write_behind.py``): the time until Lite holds them all ("in Lite
+after") is printed, not counted, and each repeat waits for it before the next one starts
+(``EMBEDLAB_WRITE_BEHIND=0`` writes them inside the run). Milvus Lite's start-up (once per app
+process) is timed apart and not in the ratio.
 Each side runs ``--repeat`` times alternately; the ratio compares their best times. Both sides'
 nDCG@10 is printed: they rank identically up to ties. Target: ≤ 1.5× (issue 14; ≤ 1.2× before).
 """
