@@ -1,6 +1,6 @@
-"""Sparse rows reach Milvus Lite in the background (embedlab/write_behind.py): every reader waits for
-them, a clean exit applies them, and a process killed before they landed leaves a journal that the
-next store on the workspace applies. Real Milvus Lite, real processes, real SIGKILL."""
+"""Sparse rows reach Milvus Lite in the background once their results are served (embedlab/write_behind.py):
+every reader waits for them, a clean exit applies them, and a process killed before they landed leaves a
+journal that the next store on the workspace applies. Real Milvus Lite, real processes, real SIGKILL."""
 
 from __future__ import annotations
 
@@ -98,3 +98,47 @@ def test_rows_a_killed_process_had_journaled_are_applied_by_the_next_store(tmp_p
     want.update(pytest_approx_rows(_rows(10, seed=2)))
     assert _stored(store, "wb") == want
     assert not list((tmp_path / "pending").glob("*.npz"))
+
+
+def _in_lite(store: Store, name: str) -> int:
+    """Rows Lite holds now, asked through the raw client (no settle: nothing waits for the writer)."""
+    return int(store.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+
+def test_rows_go_to_lite_once_their_results_are_served(tmp_path, monkeypatch):
+    """The write waits while the fit and search it would compete with run: journaled, not in Lite,
+    until the collection's first search has answered from the held vectors; then Lite gets them all."""
+    from embedlab import write_behind
+
+    monkeypatch.setattr(write_behind, "DELAY", 3600.0)  # only the search may start it here
+    store = Store(str(tmp_path / "milvus.db"))
+    m = _rows(800, seed=3)
+    store.ensure("served", None, True)
+    store.upsert("served", range(800), m)
+    store.flush("served")
+    store.hold("served", np.arange(800), m)  # as vectors.keep does for a view filled whole
+    import time
+
+    time.sleep(1.0)  # a writer that started at once would have written slices of 512 rows by now
+    assert _in_lite(store, "served") == 0 and len(list((tmp_path / "pending").glob("*.npz"))) == 1
+    hits = store.search("served", m[:3], 1, True)  # answered in process: now the rows may go
+    assert [h[0].id for h in hits] == [0, 1, 2]
+    assert _stored(store, "served") == pytest_approx_rows(m)
+    assert not list((tmp_path / "pending").glob("*.npz"))
+
+
+def test_rows_nobody_searches_still_reach_lite(tmp_path, monkeypatch):
+    """No search, no reader: the queued write is applied DELAY seconds after it was journaled."""
+    import time
+
+    from embedlab import write_behind
+
+    monkeypatch.setattr(write_behind, "DELAY", 0.2)
+    store = Store(str(tmp_path / "milvus.db"))
+    m = _rows(300, seed=4)
+    store.ensure("unsearched", None, True)
+    store.upsert("unsearched", range(300), m)
+    deadline = time.monotonic() + 120
+    while _in_lite(store, "unsearched") < 300 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _in_lite(store, "unsearched") == 300
