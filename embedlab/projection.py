@@ -40,15 +40,29 @@ class MapSet:
 
 # -- layouts ---------------------------------------------------------------------------------
 def pca_preview(vectors, seed: int = 0) -> np.ndarray:
-    """First two principal components: under a second for 50k × 384 (randomized solver)."""
-    from sklearn.decomposition import PCA
-
+    """First two principal components, exact: from the d × d covariance, summed over blocks of rows in
+    float64, so no centred n × d copy of the vectors is made (the vectors are the store's held matrix,
+    shared with search). A component's sign makes its largest loading positive. ``seed`` is kept for
+    callers; the result does not depend on it. 50k × 384 (load average 8 on 2 cores): 1.3–1.6 s, peak
+    +62 MB RSS; sklearn's randomized PCA took 0.6 s and +135 MB, and was off by up to 11 % of the spread."""
     x = np.asarray(vectors, dtype=np.float32)
     if len(x) < 3:
         return np.zeros((len(x), 2), np.float32)
-    # Two power iterations are plenty for the top two components and halve the 'auto' time.
-    pca = PCA(2, svd_solver="randomized", iterated_power=2, random_state=seed)
-    return pca.fit_transform(x).astype(np.float32)
+    n, d = x.shape
+    total, gram = np.zeros(d), np.zeros((d, d))
+    for s in range(0, n, _PCA_BLOCK):
+        block = x[s : s + _PCA_BLOCK].astype(np.float64)
+        total += block.sum(0)
+        gram += block.T @ block
+    mean = total / n
+    cov = gram / n - np.outer(mean, mean)
+    _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
+    comps = vecs[:, ::-1][:, :2]
+    comps *= np.sign(comps[np.abs(comps).argmax(0), [0, 1]])
+    return ((x @ comps.astype(np.float32)) - (mean @ comps).astype(np.float32)).astype(np.float32)
+
+
+_PCA_BLOCK = 2048  # rows per float64 block: 6 MB at 384-d
 
 
 def umap_layout(vectors, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,

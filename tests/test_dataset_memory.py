@@ -61,3 +61,23 @@ def test_an_empty_dataset_reads_back_empty(tmp_path):
     ds = Workspace(tmp_path).add_dataset([Document("x", "", "   ")], Chunking(0, 0), name="empty")
     read = Workspace(tmp_path).load_dataset(ds.key)
     assert read.chunks == [] and [d.id for d in read.documents] == ["x"]
+
+
+def test_pca_preview_is_exact_pca_without_a_copy_of_the_vectors():
+    import tracemalloc
+
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from embedlab.projection import pca_preview
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(20_000, 384)) * np.linspace(3, 0.1, 384)).astype(np.float32)  # 29 MB
+    x.setflags(write=False)  # the store's held matrix is shared with search
+    tracemalloc.start()
+    y = pca_preview(x)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 16 * 2**20  # blocks of rows, never a centred 20k × 384 copy (29 MB)
+    ref = PCA(2, svd_solver="full").fit_transform(x.astype(np.float64))
+    assert y.dtype == np.float32 and np.allclose(y, ref, atol=1e-4)  # same signs as sklearn's svd_flip
