@@ -17,11 +17,13 @@ APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
 
 def tune_memory() -> None:
-    """Before any thread starts: glibc gives each allocating thread its own malloc arena (Milvus Lite,
-    onnxruntime, torch and Streamlit start dozens), and memory freed in one cannot serve another;
-    a few arenas keep RSS closer to what is in use (``embedlab.heap``; bench/memory.py does the same)."""
+    """Before any thread starts and before pyarrow loads: glibc gives each allocating thread its own
+    malloc arena (Milvus Lite, onnxruntime, torch and Streamlit start dozens), and memory freed in one
+    cannot serve another, so a few arenas keep RSS closer to what is in use; pyarrow's allocator (Milvus
+    Lite's tables) gives freed pages back at once (``embedlab.heap``; bench/memory.py does the same)."""
     from embedlab import heap
 
+    heap.arrow_returns_pages()
     heap.limit_arenas()
 
 

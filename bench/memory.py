@@ -42,9 +42,10 @@ def main() -> None:
         subprocess.run(cmd, check=True)
         cid = _built(args.workspace, n, args.models)
     from app_support.serve import tune_memory
+
+    tune_memory()  # what the launcher does before the server starts (before pyarrow is imported)
     from embedlab.workspace import Workspace
 
-    tune_memory()  # what the launcher does before the server starts
     rows = [("start (imports)", c.rss_mb(), 0.0, c.peak_rss_mb())]
     ws = Workspace(args.workspace)  # one per process, as the app's st.cache_resource holds it
     first = _session(ws, cid, rows, "1st")

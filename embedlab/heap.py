@@ -7,7 +7,10 @@ pins the freed pages between, so the process keeps them as RSS. ``malloc_trim(0)
 whole free page back (madvise), whatever lies above it. It takes milliseconds, so it is called
 after each step that frees a lot, not in loops. ``limit_arenas`` caps glibc's per-thread arenas:
 each thread that allocates (Milvus Lite's, onnxruntime's, torch's, Streamlit's) otherwise gets
-its own heap, and freed memory in one cannot serve another.
+its own heap, and freed memory in one cannot serve another. ``arrow_returns_pages`` does for
+pyarrow's own allocator (mimalloc) what ``trim`` does for glibc: Milvus Lite 3 reads every
+collection of ``milvus.db`` into Arrow tables on its first call, and mimalloc keeps the pages that
+load frees for later reuse unless told to give them back at once.
 """
 
 from __future__ import annotations
@@ -48,3 +51,14 @@ def limit_arenas(n: int | None = None) -> bool:
     lib = _glibc()
     n = n or int(os.environ.get("EMBEDLAB_MALLOC_ARENAS") or ARENAS)
     return bool(lib.mallopt(M_ARENA_MAX, n)) if lib and n > 0 else False
+
+
+def arrow_returns_pages() -> bool:
+    """Make pyarrow's mimalloc pool return freed pages at once (``MIMALLOC_PURGE_DELAY=0``; it is read
+    when pyarrow loads, so this must run before anything imports pyarrow). 50k × 4 workspace, Lite's
+    first call: +836 MB RSS (peak +836) without, +471 MB (peak +669) with. False when too late or
+    when the variable was set already (then it is left as it is)."""
+    if "pyarrow" in sys.modules or "MIMALLOC_PURGE_DELAY" in os.environ:
+        return False
+    os.environ["MIMALLOC_PURGE_DELAY"] = "0"
+    return True

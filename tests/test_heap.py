@@ -32,6 +32,18 @@ def test_limit_arenas_takes_the_setting():
     assert heap.limit_arenas(-1) is False  # nothing to set
 
 
+def test_arrow_returns_pages_only_before_pyarrow_loads():
+    import subprocess
+
+    code = ("import os, sys; from embedlab import heap; first = heap.arrow_returns_pages(); "
+            "import pyarrow; os.environ.pop('MIMALLOC_PURGE_DELAY'); "
+            "print(first, os.environ.get('MIMALLOC_PURGE_DELAY'), heap.arrow_returns_pages())")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "None", "False"], out.stderr[-2000:]
+
+
 def test_the_launcher_caps_arenas_before_anything_starts(monkeypatch):
     import streamlit.web.cli as cli
 
@@ -39,12 +51,13 @@ def test_the_launcher_caps_arenas_before_anything_starts(monkeypatch):
     from embedlab import projection
 
     calls = []
+    monkeypatch.setattr(heap, "arrow_returns_pages", lambda: calls.append("arrow pages") or True)
     monkeypatch.setattr(heap, "limit_arenas", lambda n=None: calls.append("arenas") or True)
     monkeypatch.setattr(projection, "warm_up_umap", lambda: calls.append("umap warm-up"))
     monkeypatch.setattr(cli, "main", lambda: calls.append("streamlit"))
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     serve.main(["--server.headless", "true"])
-    assert calls == ["arenas", "umap warm-up", "streamlit"]
+    assert calls == ["arrow pages", "arenas", "umap warm-up", "streamlit"]
     assert sys.argv[-2:] == ["--server.headless", "true"]
 
 
