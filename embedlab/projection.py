@@ -43,8 +43,9 @@ def pca_preview(vectors, seed: int = 0) -> np.ndarray:
     """First two principal components, exact: from the d × d covariance, summed over blocks of rows in
     float64, so no centred n × d copy of the vectors is made (the vectors are the store's held matrix,
     shared with search). A component's sign makes its largest loading positive. ``seed`` is kept for
-    callers; the result does not depend on it. 50k × 384 (load average 8 on 2 cores): 1.3–1.6 s, peak
-    +62 MB RSS; sklearn's randomized PCA took 0.6 s and +135 MB, and was off by up to 11 % of the spread."""
+    callers; the result does not depend on it. 50k × 384, same process, load ~7 on 2 cores: 1.7–1.9 s and
+    peak +50–62 MB RSS; sklearn's randomized PCA (before) 1.9–2.0 s and +118–135 MB, off by up to 11 % of
+    the spread from the exact components."""
     x = np.asarray(vectors, dtype=np.float32)
     if len(x) < 3:
         return np.zeros((len(x), 2), np.float32)
