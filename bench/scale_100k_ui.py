@@ -32,11 +32,12 @@ MODELS = ["minilm", "bm25", "model2vec", "minilm-l3-onnx"]
 ETA = re.compile(r"chunks/s · (\d+:\d\d|[\d.]+ h) left")
 
 
-def write_zip(folder: Path, n: int) -> Path:
+def write_zip(folder: Path, n: int, start: int = 0, name: str = "corpus.zip") -> Path:
+    """Documents ``start``..``n - 1`` of ``scale_100k.documents(n)`` as ``corpus.jsonl`` in a zip."""
     from scale_100k import documents
 
-    path = folder / "corpus.zip"
-    lines = "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n" for d in documents(n))
+    path = folder / name
+    lines = "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n" for d in documents(n)[start:])
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("corpus.jsonl", lines)
     return path
@@ -65,6 +66,9 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--workspace", help="a fresh folder (default: a new temp dir)")
     ap.add_argument("--timeout", type=int, default=6 * 3600, help="seconds to wait for the run")
+    ap.add_argument("--add", action="store_true",
+                    help="then restart the app, reopen the link, and add 1 %% more documents through "
+                         "'Add files to this dataset'; then `python -m embedlab evaluate` in the same workspace")
     ap.add_argument("--bare", action="store_true",
                     help="first encode the same chunks bare in this process (scale_100k.bare), for the ratio")
     args = ap.parse_args()
@@ -160,16 +164,103 @@ def main() -> None:
         sampler.join(5)
         out["peak_rss_mb"] = sampler.peak
         server.stop()
+    if args.add:
+        out.update(add_and_cli(ws, out, models, n, sampler_cls=Sampler, timeout=args.timeout))
     print(f"wall time upload → all models done: {out['wall_s']:.1f} s (Create comparison → done "
           f"{out['run_s']:.1f} s); per model: {out['results']}")
     print(f"app peak RSS {out['peak_rss_mb']:.0f} MB (incl. children) — "
           f"{'MET' if out['peak_rss_mb'] < 2048 else 'MISSED'} (target < 2 GB)")
     print(f"progress showed an ETA: {out['eta_shown']} ({out['eta_text']})")
+    if "add_s" in out:
+        out["add_ratio"] = out["add_s"] / out["run_s"]
+        print(f"reopened after a restart: embedded nothing, first page {out['reopen_s']:.1f} s")
+        print(f"+1 % ({out['add_docs']} documents) through 'Add files': {out['add_s']:.1f} s, per model "
+              f"{out['add_results']}; app peak RSS {out['add_peak_rss_mb']:.0f} MB")
+        print(f"ratio +1 % / first run = {out['add_ratio']:.3f}× — {c.verdict(out['add_ratio'], 0.05)}")
+        print(f"CLI in the same workspace: {out['cli_s']:.1f} s, embedded_now {out['cli_embedded_now']}, "
+              f"CLI peak RSS {out['cli_peak_rss_mb']:.0f} MB")
     if "bare_s" in out:
         out["ratio"] = out["run_s"] / sum(out["bare_s"].values())
         print(f"ratio Create comparison → done / bare encode = {out['ratio']:.2f}× — {c.verdict(out['ratio'], 2.0)}")
     print(f"workspace {ws} comparison {out['cid']}; {c.load()}")
     c.write_json(args.json, out)
+
+
+def wait_done(server, page, cid: str, models: list[str], timeout: float) -> dict:
+    from browser_util import manifest, running
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        res = manifest(server, cid)["results"] if (server.workspace / "comparisons" / cid).exists() else {}
+        if all(res.get(m, {}).get("status") in ("done", "error") for m in models) and not running(page):
+            return res
+        page.wait_for_timeout(1000)
+    raise TimeoutError(f"{cid} not done after {timeout} s")
+
+
+def add_and_cli(ws: Path, first: dict, models: list[str], n: int, sampler_cls, timeout: int) -> dict:
+    """Restart the app on ``ws``, reopen the comparison, add 1 % more documents through the UI, then
+    run the CLI on the same zip in the same workspace (the app stopped: Lite allows one process)."""
+    import re as _re
+    import subprocess
+
+    from browser_util import Server, chromium, goto, manifest, new_page, no_exception, shot
+
+    extra = max(1, n // 100)
+    add_zip = write_zip(ws.parent if (ws.parent / "corpus.zip").exists() else ws, n + extra, start=n,
+                        name="corpus_add.zip")
+    out: dict = {"add_docs": extra}
+    server = Server(ws)
+    sampler = sampler_cls(server)
+    sampler.start()
+    cid = first["cid"]
+    before = manifest(server, cid)
+    try:
+        with chromium() as browser:
+            page = new_page(browser)
+            t = time.perf_counter()
+            goto(page, f"{server.url}?c={cid}", f"scale {n}")
+            out["reopen_s"] = time.perf_counter() - t
+            assert manifest(server, cid) == before, "reopening the link changed its manifest"
+            goto(page, f"{server.url}New_comparison?c={cid}", "grow the open dataset")
+            page.get_by_text("Add files to this dataset").click()
+            page.locator('[data-testid="stFileUploader"]').filter(has_text="Files to add") \
+                .locator('input[type="file"]').set_input_files([str(add_zip)])
+            page.get_by_role("button", name="Add and create the new version").wait_for()
+            t = time.perf_counter()
+            page.get_by_role("button", name="Add and create the new version").click()
+            page.wait_for_url(lambda url: "c=" in url and cid not in url, timeout=timeout * 1000)
+            new_cid = page.url.split("c=")[1].split("&")[0]
+            res = wait_done(server, page, new_cid, models, timeout)
+            out["add_s"] = time.perf_counter() - t
+            no_exception(page)
+            shot(page, "scale_ui_added")
+            out["add_results"] = {m: {k: res.get(m, {}).get(k) for k in ("status", "embedded_now", "reused",
+                                                                          "embed_seconds", "error")} for m in models}
+            out["add_cid"] = new_cid
+    finally:
+        sampler.stop.set()
+        sampler.join(5)
+        out["add_peak_rss_mb"] = sampler.peak
+        server.stop()
+    meta = json.loads(next((ws / "datasets").glob("*/dataset.json")).read_text())
+    size, overlap = meta["chunking"]["size"], meta["chunking"]["overlap"]
+    corpus = ws.parent / "corpus.zip" if (ws.parent / "corpus.zip").exists() else ws / "corpus.zip"
+    report = ws.parent / f"cli_{n}.json"
+    cmd = [sys.executable, "-m", "embedlab", "evaluate", "--data", str(corpus), "--models", ",".join(models),
+           "--chunk-size", str(size), "--overlap", str(overlap), "--workspace", str(ws), "--json", str(report)]
+    t = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *cmd], cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate()
+    out["cli_s"] = time.perf_counter() - t
+    if proc.returncode:
+        raise RuntimeError(f"CLI failed: {err[-2000:]}")
+    out["cli_peak_rss_mb"] = int(_re.findall(r"^(\d+)$", err, _re.M)[-1]) / 1024
+    got = json.loads(report.read_text())["models"]
+    out["cli_embedded_now"] = {m: got[m].get("embedded_now") for m in models}
+    out["cli_command"] = " ".join(cmd)
+    return out
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import lite_memory
 from .resident import Hit, ResidentVectors, _resident_get, exact_search
 from .sparse_rows import (  # noqa: F401 - the store's face for writers
     SPARSE_SENTINEL,
@@ -196,7 +197,8 @@ class Store(ResidentVectors):
                 self.client.release_collection(oldest)
 
     def exists(self, name: str) -> bool:
-        return self.client.has_collection(name)
+        known = lite_memory.has(self.uri, name) if self.local else None
+        return self.client.has_collection(name) if known is None else known
 
     def base_of(self, name: str) -> tuple[str, int] | None:
         """(base view, rows) when ``name`` stands on an earlier version's view, else None. Fixed when
@@ -204,7 +206,8 @@ class Store(ResidentVectors):
         key = (self.uri, name)
         if key not in _bases:
             try:
-                raw = (self.client.describe_collection(name).get("properties") or {}).get(BASE_PROPERTY)
+                with lite_memory.peek(self, name):
+                    raw = (self.client.describe_collection(name).get("properties") or {}).get(BASE_PROPERTY)
             except Exception:  # noqa: BLE001 - not created yet: nothing to remember
                 return None
             view, _, rows = (raw or "").rpartition(":")
@@ -240,6 +243,16 @@ class Store(ResidentVectors):
             return
         with _write_lock:
             self.client.flush(name)
+
+    def evict(self, name: str) -> None:
+        """Close ``name`` in Milvus Lite once it is written or counted (see ``lite_memory``): search
+        runs on our own copy, and Lite reopens it from disk if asked again. No-op on a server."""
+        if not self.local or lite_memory.database(self.uri) is None:
+            return
+        self.settle(name)
+        with _write_lock:
+            lite_memory.close(self.uri, name)
+            self._loaded.pop(name, None)
 
     def release(self, name: str) -> None:
         self.settle(name)
@@ -280,6 +293,10 @@ class Store(ResidentVectors):
     def count(self, name: str) -> int:
         return len(self.existing_ids(name))
 
+    def row_count(self, name: str) -> int:
+        """Rows ``name`` holds, its base's included, without reading the ids."""
+        return self._count(name) + (self.base_of(name) or ("", 0))[1]
+
     def upsert(self, name: str, ids: Iterable[int], vectors) -> None:
         # Sparse rows (BM25, SPLADE: rows Lite validates term by term) are journaled now and written to
         # Lite in the background once their results are served (write_behind.py); every reader of the
@@ -302,7 +319,9 @@ class Store(ResidentVectors):
 
     def _count(self, name: str) -> int:
         self.settle(name)
-        return super()._count(name)
+        with lite_memory.peek(self, name):
+            return super()._count(name)
+
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""

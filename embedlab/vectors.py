@@ -149,7 +149,7 @@ def layer_on(store, emb, view: str, texts: list[str], parent_view: str, parent_t
         return False
     if store.exists(view) or not store.exists(parent_view):
         return False
-    if len(store.existing_ids(parent_view, n)) != n:
+    if store.row_count(parent_view) != n:  # incomplete (a model that failed half way)
         return False
     store.ensure(view, emb.dim, emb.sparse, base=(parent_view, n))
     return True
@@ -252,6 +252,8 @@ def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: b
             store.hold(fill.content, keys, stack_blocks([h.matrix for h in old] + out["new"], emb.sparse))
     if fill.content is not None:
         store.let_go(fill.content)
+        store.evict(fill.content)
+    store.evict(fill.view)  # written: Lite need not keep it in memory (Store.evict)
 
 
 def _nbytes(blocks) -> int:

@@ -136,3 +136,28 @@ def test_layered_views_on_a_milvus_server(tmp_path, milvus_server):  # noqa: F81
     assert np.allclose(ws.store.vectors(view, list(range(n)), False), expected, atol=1e-6)
     q = get_embedder("model2vec").encode_queries(QUERIES)
     assert [[h.id for h in hits] for hits in ws.store.search(view, q, 5, False)] == top_ids(expected, q, 5)
+
+
+def test_lite_lets_go_of_what_was_written_and_reopens_it_on_demand(workspace, versions_of):
+    from embedlab import lite_memory
+
+    _, _, comp3, _ = versions_of
+    store, m = workspace.store, "model2vec"
+    assert lite_memory.database(store.uri) is not None, "these Lite internals changed: Store.evict does nothing"
+    store.evict(comp3.run(m).collection)  # earlier tests searched it in Milvus: Lite opened it
+    comp4 = grow(workspace, comp3, docs(3, start=7000))  # counts the parent's rows: opened, then let go
+    view, n = comp4.run(m).collection, comp4.run(m).chunks
+    for name in (view, comp3.run(m).collection, comp4.results[m]["content_collection"]):
+        assert name and not lite_memory.is_open(store.uri, name), (name, view, comp3.run(m).collection)
+    assert store.row_count(view) == n and store.existing_ids(view, n) == set(range(n))
+    q = get_embedder(m).encode_queries(QUERIES)
+    expected = store.search(view, q, 5, False)
+    store.in_process = False
+    try:  # Lite reopens the collections from disk to answer
+        assert [[h.id for h in hits] for hits in store.search(view, q, 5, False)] == \
+            [[h.id for h in hits] for hits in expected]
+    finally:
+        store.in_process = True
+    assert lite_memory.is_open(store.uri, view)
+    store.evict(view)
+    assert not lite_memory.is_open(store.uri, view)

@@ -1,0 +1,64 @@
+"""Milvus Lite's memory, measured: it keeps every collection it has opened in this process until the
+process ends — its rows twice (numpy and Arrow), its index, a dict of its keys — and
+``release_collection`` drops only the index. Writing 100k × 384 vectors left ~500 MB in the
+process, the next collection ~350 MB more (bench/README, #12). Lite 3 is pure Python in our process,
+so the app pays that for every collection it has written or counted.
+
+``close`` hands a collection back to disk (Lite's own ``Collection.close``: it flushes first) and
+forgets it; Lite opens it again from disk when it is next asked. This reaches into Lite's
+database object (``server_manager_instance._servers[path][1]._collections``): if a Lite version
+changes those internals, ``database`` returns None and nothing is closed (only the memory is lost).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+_DEFAULT_DB = "default"  # Lite's database for collections made without one
+
+
+def database(uri: str):
+    """The in-process Lite database for a ``milvus.db`` path, or None."""
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+
+        db = server_manager_instance._servers[os.path.abspath(uri)][1]
+    except (ImportError, AttributeError, KeyError, IndexError, TypeError):
+        return None
+    return db if isinstance(getattr(db, "_collections", None), dict) else None
+
+
+def is_open(uri: str, name: str) -> bool:
+    db = database(uri)
+    return db is not None and (_DEFAULT_DB, name) in db._collections
+
+
+def has(uri: str, name: str) -> bool | None:
+    """Whether Lite has ``name`` on disk, asked without opening it (pymilvus' ``has_collection``
+    describes the collection, which makes Lite read it whole). None when that can't be asked."""
+    db = database(uri)
+    try:
+        return None if db is None else bool(db.has_collection(name))
+    except Exception:  # noqa: BLE001 - another Lite: ask through pymilvus
+        return None
+
+
+def close(uri: str, name: str) -> None:
+    """Close ``name`` in Lite and drop it from memory (the caller holds the store's write lock)."""
+    db = database(uri)
+    col = None if db is None else db._collections.pop((_DEFAULT_DB, name), None)
+    if col is not None:
+        col.close()
+
+
+@contextmanager
+def peek(store, name: str):
+    """Lite reads a whole collection into memory to describe or count it: let it go again after
+    (``store.evict``), unless it was open before."""
+    was_open = not store.local or is_open(store.uri, name)
+    try:
+        yield
+    finally:
+        if not was_open:
+            store.evict(name)
