@@ -67,7 +67,8 @@ register(Spec("minilm-l3-onnx", _P + "onnx:bundled_minilm_l3",
 register(Spec("minilm-onnx", _P + "onnx_export:minilm_onnx",
               "all-MiniLM-L6-v2 on onnxruntime (fused fp32, exported once per workspace) — minilm's vectors"))
 register(Spec("minilm-onnx-int8", _P + "onnx_export:minilm_onnx_int8",
-              "all-MiniLM-L6-v2 on onnxruntime, int8 weights — about 2× faster than PyTorch, cosine ≈ 0.995 to it"))
+              "all-MiniLM-L6-v2 on onnxruntime, int8 weights — about 2× faster than PyTorch, cosine ≈ 0.997 "
+              "to it, SciFact nDCG@10 within 0.003"))
 
 
 def canonical_id(model_id: str) -> str:
