@@ -189,7 +189,6 @@ class ResidentVectors:
             return int(self.client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
     def _read_all(self, name: str, sparse: bool) -> _Resident:
-        self._load(name)
         rows = list(self._every_row(name, ["id", "vec"]))
         got_ids = np.fromiter((int(r["id"]) for r in rows), dtype=np.int64, count=len(rows))
         vecs = [r["vec"] for r in rows]

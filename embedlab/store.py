@@ -8,9 +8,8 @@ Milvus' own formulas (see ``fusion.py``, tested against ``hybrid_search``).
 
 Those per-corpus collections are *views*: ``vectors.py`` fills them from a content collection per
 model fingerprint (``el_v_…``, keyed by a hash of the embedded text), so a text is embedded once.
-A new dataset version's view may *stand on* its parent's view (the collection property
-``embedlab.base`` = "<parent view>:<rows>"): it stores only the chunks after the parent's, and every
-read here — ids, vectors, search — sees the parent's first <rows> rows as its own (``base_of``).
+A new version's view may *stand on* its parent's (property ``embedlab.base``, see ``base_of``): it
+stores only its new chunks, and every read here — ids, vectors, search — sees the parent's as its own.
 """
 
 from __future__ import annotations
@@ -150,17 +149,16 @@ class Store(ResidentVectors):
     def ensure(self, name: str, dim: int | None, sparse: bool, base: tuple[str, int] | None = None) -> None:
         """Create ``name`` if it is missing; ``base`` = (view, rows): it stands on that view's first rows."""
         with _write_lock:
-            if not self.client.has_collection(name):
-                props = {BASE_PROPERTY: f"{base[0]}:{int(base[1])}"} if base else {}
+            if not self.exists(name):
+                props = {"properties": {BASE_PROPERTY: f"{base[0]}:{int(base[1])}"}} if base else {}
                 try:
-                    self.client.create_collection(name, schema=self._schema(dim, sparse), **(
-                        {"properties": props} if props else {}))
+                    self.client.create_collection(name, schema=self._schema(dim, sparse), **props)
                     # pymilvus sleeps 0.5 s before it first asks whether an index is built; over an
                     # empty collection Lite builds it at once, so there we do not wait.
                     self.client.create_index(name, self._index(sparse), sync=not self.local)
                 except Exception:
                     # another process sharing a Milvus server may have created it since our check
-                    if not self.client.has_collection(name):
+                    if not self.exists(name):
                         raise
             self._load(name)
 
@@ -201,8 +199,7 @@ class Store(ResidentVectors):
         return self.client.has_collection(name) if known is None else known
 
     def base_of(self, name: str) -> tuple[str, int] | None:
-        """(base view, rows) when ``name`` stands on an earlier version's view, else None. Fixed when
-        the collection is created, so read once per process."""
+        """(base view, rows) when ``name`` stands on an earlier version's view; fixed at creation, read once."""
         key = (self.uri, name)
         if key not in _bases:
             try:
@@ -245,14 +242,17 @@ class Store(ResidentVectors):
             self.client.flush(name)
 
     def evict(self, name: str) -> None:
-        """Close ``name`` in Milvus Lite once it is written or counted (see ``lite_memory``): search
-        runs on our own copy, and Lite reopens it from disk if asked again. No-op on a server."""
-        if not self.local or lite_memory.database(self.uri) is None:
+        """Close ``name`` in Lite once written or counted (``lite_memory``); after its queued rows, if any."""
+        if not self.local:
             return
-        self.settle(name)
+        if self._behind is not None and self._behind.pending(name):
+            return self._behind.then(name, self._close)
         with _write_lock:
-            lite_memory.close(self.uri, name)
-            self._loaded.pop(name, None)
+            self._close(name)
+
+    def _close(self, name: str) -> None:  # the caller holds the write lock
+        lite_memory.close(self.uri, name)
+        self._loaded.pop(name, None)
 
     def release(self, name: str) -> None:
         self.settle(name)
@@ -282,7 +282,8 @@ class Store(ResidentVectors):
         return {int(r["id"]) for r in self._every_row(name, ["id"])}
 
     def _every_row(self, name: str, fields: list[str]):
-        self.settle(name)
+        self.settle(name)  # then load: the background writer's last flush closes the collection in Lite
+        self._load(name)
         it = self.client.query_iterator(name, batch_size=8192, filter="id >= 0", output_fields=fields)
         try:
             while batch := it.next():
@@ -293,8 +294,7 @@ class Store(ResidentVectors):
     def count(self, name: str) -> int:
         return len(self.existing_ids(name))
 
-    def row_count(self, name: str) -> int:
-        """Rows ``name`` holds, its base's included, without reading the ids."""
+    def row_count(self, name: str) -> int:  # its base's rows included, without reading the ids
         return self._count(name) + (self.base_of(name) or ("", 0))[1]
 
     def upsert(self, name: str, ids: Iterable[int], vectors) -> None:
@@ -321,7 +321,6 @@ class Store(ResidentVectors):
         self.settle(name)
         with lite_memory.peek(self, name):
             return super()._count(name)
-
 
     def vectors(self, name: str, ids: list[int], sparse: bool):
         """Stored vectors for ``ids``, in that order (dense ndarray or csr_matrix)."""

@@ -74,6 +74,10 @@ class WriteBehind:
     def flush(self, name: str) -> None:
         self._put(("flush", name, None, None, None))
 
+    def then(self, name: str, call) -> None:
+        """``call(name)`` (under the lock) once ``name``'s queued writes are applied, without forcing them."""
+        self._put(("call", name, None, None, call))
+
     def _put(self, item) -> None:
         with self._cond:
             self._queue.append(item)
@@ -100,7 +104,7 @@ class WriteBehind:
                         path.unlink(missing_ok=True)
                     else:
                         with self._lock:
-                            self._flush(name)
+                            (vectors if kind == "call" else self._flush)(name)
             except BaseException as e:  # noqa: BLE001 - kept for the next reader of this collection
                 log.warning("background write to %s failed: %s: %s", name, type(e).__name__, e)
                 self._failed[name] = e
