@@ -86,13 +86,30 @@ async def untick(page, model: str) -> None:
     raise AssertionError(f"could not untick {model}")
 
 
+async def upload(page, corpus: Path) -> None:
+    """Give the uploader the file; done when the page reports its documents. Given again if the
+    page never reported them (seen once in CI with eight sessions busy: the upload was lost)."""
+    read = f"{DOCS_PER_USER} documents from 1 file(s)"
+    for attempt in range(3):
+        await page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(corpus)
+        try:
+            await page.get_by_text(read, exact=False).first.wait_for(timeout=90_000)
+            await idle(page)
+            return
+        except Exception:  # noqa: BLE001 - a Playwright timeout: the page never showed the upload
+            shot = SHOTS / f"users_upload_lost_{corpus.stem}_{attempt + 1}.png"
+            await page.screenshot(path=str(shot))
+            main = await page.locator('[data-testid="stMain"]').inner_text()
+            print(f"upload {corpus.name}: attempt {attempt + 1} not reported ({shot}); page: {main[:300]!r}")
+    raise AssertionError(f"the upload of {corpus.name} was never reported")
+
+
 async def create(page, url: str, corpus: Path, name: str) -> str:
     """Upload, choose the models, name it, create; the new comparison's id."""
     await page.goto(url + "New_comparison", wait_until="domcontentloaded")
     await idle(page, "1 · Documents")
     sample = parse_qs(urlparse(page.url).query)["c"][0]
-    await page.locator('[data-testid="stFileUploader"]').first.locator('input[type="file"]').set_input_files(corpus)
-    await idle(page, f"{DOCS_PER_USER} documents from 1 file(s)")
+    await upload(page, corpus)
     await untick(page, "minilm")
     assert chosen_count(await page.locator('[data-testid="stMain"]').inner_text()) == len(MODELS)
     await page.get_by_label("Name", exact=True).fill(name)
