@@ -1,4 +1,4 @@
-"""New comparison, step 1: documents (upload or sample), chunking, evaluation set."""
+"""New comparison: documents (upload or sample), evaluation set, chunking that fits the models."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import streamlit as st
 from app_support import language_view
 from app_support.sample import SAMPLE_DIR, SAMPLE_NAME
 from app_support.text import md_escape
-from embedlab import documents, probes
+from embedlab import chunking, documents, probes
 from embedlab.chunking import Chunking
 from embedlab.readers.model import Limits, human_bytes
 
+DEFAULT_CHUNK = 256  # cl100k tokens: the page's chunk when every chosen model holds more
 FORMATS = "txt, md, html, pdf, docx, csv / tsv, json / jsonl, and zip archives of these (BEIR folders too)"
 
 
@@ -97,13 +98,43 @@ def documents_step() -> tuple[documents.LoadResult | None, str]:
     return result, name
 
 
-def chunking_step() -> Chunking | None:
+def _fitting(model_ids: list[str], result: documents.LoadResult) -> dict[str, int]:
+    """Each chosen model's largest whole chunk, measured on up to 200 of these documents; once per
+    (models, documents) in the session (it loads each model's tokenizer)."""
+    key = (tuple(model_ids), id(result))  # the LoadResult lives in the session, so its id is stable
+    cached = st.session_state.get("new:fitting")
+    if not cached or cached[0] != key:
+        with st.spinner("Measuring how much text each model's window holds…"):
+            cached = (key, chunking.fitting_sizes(model_ids, [d.full_text for d in result.documents[:200]]))
+        st.session_state["new:fitting"] = cached
+    return cached[1]
+
+
+def chunking_step(model_ids: list[str], result: documents.LoadResult) -> Chunking | None:
+    """Chunk size and overlap. The size follows the chosen models — the largest chunk (at most
+    ``DEFAULT_CHUNK``) that every one of them holds whole in its own tokenizer — until the user
+    types another; a size some model cannot hold is warned about."""
+    fits = _fitting(model_ids, result) if model_ids else {}
+    auto = min([DEFAULT_CHUNK, *fits.values()])
+    if st.session_state.get("new:size") in (None, st.session_state.get("new:size_auto")):
+        st.session_state["new:size"] = auto  # not typed over: follow the models
+    st.session_state["new:size_auto"] = auto
     left, right = st.columns(2)
-    size = left.number_input("Chunk size (cl100k tokens; 0 = one chunk per document)", 0, 8192, 256, 32,
-                             key="new:size")
-    overlap = right.number_input("Overlap (tokens)", 0, 4096, 32, 8, key="new:overlap")
+    size = int(left.number_input("Chunk size (cl100k tokens; 0 = one chunk per document)", 0, 8192, step=16,
+                                 key="new:size"))
+    overlap = int(right.number_input("Overlap (tokens)", 0, 4096, 32, 8, key="new:overlap"))
+    limit = min(fits, key=fits.get) if fits else None
+    if limit and fits[limit] <= DEFAULT_CHUNK:
+        st.caption(f"Default {auto}: the largest chunk every chosen model holds whole in its own tokenizer "
+                   f"(measured on these documents; {md_escape(limit)} sets the limit).")
+    short = [f"{md_escape(m)} ({f})" for m, f in sorted(fits.items(), key=lambda kv: kv[1]) if size == 0 or size > f]
+    if short:
+        what = "Whole documents" if size == 0 else f"Chunks of {size} tokens"
+        st.warning(f"{what} can be longer than {', '.join(short)} hold (in cl100k tokens): those models would "
+                   "embed only the start of each longer chunk. Overview will say how many were cut.",
+                   icon=":material/content_cut:")
     try:
-        return Chunking(int(size), int(overlap))
+        return Chunking(size, overlap)
     except ValueError as e:
         st.error(str(e))
         return None

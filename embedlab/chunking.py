@@ -119,6 +119,7 @@ MAX_DEFAULT_CHUNK = 512  # cl100k tokens: the CLI's old default, still the ceili
 NO_WINDOW = 100_000  # a max_tokens this large means "no window" (BM25, GloVe, OpenAI's 8k is one)
 SPECIAL_TOKENS = 8  # room for [CLS]/[SEP], "passage: " and similar a model adds itself
 FALLBACK_RATIO = 1.5  # model tokens per cl100k token when no text is given to measure it on
+TRUNCATION_WARN_PCT = 3.0  # Overview, the CLI and the verdict warn when a model truncates more chunks
 
 
 def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
@@ -156,25 +157,39 @@ def tokens_per_cl100k(embedder, texts: Sequence[str], window: int = 256, sample:
     return float(sorted(ratios)[int(0.95 * (len(ratios) - 1))]) if ratios else FALLBACK_RATIO
 
 
-def default_chunk_size(model_ids: Sequence[str], sample_texts: Sequence[str] | None = None) -> int:
-    """The largest chunk (cl100k tokens, a multiple of 16, at most 512) that every chosen model holds
-    whole in its own tokenizer, measured on ``sample_texts`` (else a 1.5 tokens-per-token guess)."""
-    size = MAX_DEFAULT_CHUNK
-    for emb in model_windows(model_ids).values():
-        ratio = tokens_per_cl100k(emb, sample_texts) if sample_texts else FALLBACK_RATIO
-        size = min(size, int((emb.max_tokens - SPECIAL_TOKENS) / max(ratio, 1e-6)))
-    return max(16, size // 16 * 16)
+def fitting_sizes(model_ids: Sequence[str], sample_texts: Sequence[str] | None = None) -> dict[str, int]:
+    """For each chosen model with a context window (hybrids split into their parts): the largest
+    chunk, in cl100k tokens and a multiple of 16, it holds whole in its own tokenizer, measured on
+    ``sample_texts`` (else a 1.5 model-tokens-per-token guess)."""
+    return {mid: fitting_size(emb, sample_texts) for mid, emb in model_windows(model_ids).items()}
 
 
-def truncation_warnings(ds, model_ids: Sequence[str], threshold: float = 0.03) -> list[str]:
-    """One sentence per model that truncates more than ``threshold`` of the dataset's chunks."""
+def fitting_size(embedder, sample_texts: Sequence[str] | None = None) -> int:
+    """The largest chunk (cl100k tokens, a multiple of 16, at least 16) this embedder holds whole."""
+    ratio = tokens_per_cl100k(embedder, sample_texts) if sample_texts else FALLBACK_RATIO
+    return max(16, int((embedder.max_tokens - SPECIAL_TOKENS) / max(ratio, 1e-6)) // 16 * 16)
+
+
+def default_chunk_size(model_ids: Sequence[str], sample_texts: Sequence[str] | None = None,
+                       ceiling: int = MAX_DEFAULT_CHUNK) -> int:
+    """The largest chunk (cl100k tokens, at most ``ceiling``) that every chosen model holds whole."""
+    return min([ceiling, *fitting_sizes(model_ids, sample_texts).values()])
+
+
+def truncation_sentence(model_id: str, pct: float, window: int | None = None, fit: int | None = None) -> str:
+    """What a model that truncates ``pct`` % of the chunks loses, and (when known) the chunk size that fits."""
+    longer = f"longer than its {window}-token window" if window else "longer than its context window"
+    out = f"{model_id} truncates {pct:.0f} % of chunks ({longer}): the end of each was not embedded."
+    return out + (f" Chunks of {fit} tokens or fewer fit it." if fit else "")
+
+
+def truncation_warnings(ds, model_ids: Sequence[str], threshold_pct: float = TRUNCATION_WARN_PCT) -> list[str]:
+    """One sentence per model that truncates more than ``threshold_pct`` % of the dataset's chunks."""
     texts = ds.chunk_texts
     out = []
     for mid, emb in model_windows(model_ids).items():
         rep = truncation_report(emb, texts)
-        if texts and rep["over_context"] / len(texts) > threshold:
-            fit = default_chunk_size([mid], [d.full_text for d in ds.documents[:200]])
-            out.append(f"{mid} truncates {rep['over_context_pct']:.0f} % of chunks ({rep['over_context']:,} of "
-                       f"{len(texts):,} are longer than its {rep['context_window']}-token window): the end of "
-                       f"each was not embedded. Chunks of {fit} tokens or fewer fit it.")
+        if texts and rep["over_context_pct"] > threshold_pct:
+            fit = fitting_size(emb, [d.full_text for d in ds.documents[:200]])
+            out.append(truncation_sentence(mid, rep["over_context_pct"], rep["context_window"], fit))
     return out

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from . import evalcard, vectors, verdict
+from .chunking import NO_WINDOW, TRUNCATION_WARN_PCT, fitting_size, truncation_report
 from .embedders import EmbedderError, canonical_id
 from .fusion import parse_hybrid
 from .records import ModelRun, is_hybrid
@@ -171,6 +172,7 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
               "stored": len(have) + len(fill.missing), "dim": emb.dim, "sparse": emb.sparse,
               "settings": emb.settings(), "content_collection": fill.content}
     result.update(_embedding_rate(ws, name, len(fill.embed), seconds))
+    result.update(_window(handle, ds))
     _record(ws, comp, mid, **result)
     emit({"model": mid, "stage": "done", "embedded_now": len(fill.embed), "reused": fill.reused})
     return handle
@@ -207,7 +209,7 @@ def _evaluate(ws, ds, comp, handle):
     _record(ws, comp, handle.id, metrics={k: round(v, 6) for k, v in metrics.mean.items()},
             ci={k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in ci.items()},
             eval_seconds=round(search_s, 3), query_ms_p50=_pct(lat, 50), query_ms_p95=_pct(lat, 95),
-            n_queries=len(qids), **_window(handle, ds))
+            n_queries=len(qids))
     per_query_path = ws.comparison_dir(comp.id) / "per_query.json"
     per_query = read_json(per_query_path) if per_query_path.exists() else {}
     per_query[handle.id] = metrics.per_query
@@ -215,15 +217,17 @@ def _evaluate(ws, ds, comp, handle):
 
 
 def _window(handle, ds) -> dict:
-    """The model's tokenizer and the share of chunks longer than its context window (it truncates them)."""
+    """The model's tokenizer and window, the share of chunks longer than it (it truncates them) and,
+    when that share is worth a warning, the chunk size that would fit."""
     emb = getattr(handle, "embedder", None)
     if emb is None:  # a hybrid: its parts report their own
         return {}
     out = {"tokenizer": getattr(emb, "tokenizer_name", None)}
-    if emb.max_tokens < 100_000:  # BM25 and averaged vectors have no window
-        from .chunking import truncation_report
-
-        out["over_context_pct"] = round(truncation_report(emb, ds.chunk_texts)["over_context_pct"], 2)
+    if emb.max_tokens < NO_WINDOW:  # BM25 and averaged vectors have no window
+        pct = truncation_report(emb, ds.chunk_texts)["over_context_pct"]
+        out.update(context_window=emb.max_tokens, over_context_pct=round(pct, 2))
+        if pct > TRUNCATION_WARN_PCT:
+            out["fitting_chunk"] = fitting_size(emb, [d.full_text for d in ds.documents[:200]])
     return out
 
 

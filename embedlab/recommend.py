@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import get_card
+from .chunking import TRUNCATION_WARN_PCT, truncation_sentence
 from .costs import embedding_cost, storage_bytes
 from .records import ModelRun, is_hybrid, parts
 from .verdict import SMALL_SET, Verdict, compare
 
 PROJECTED_CHUNKS = 1_000_000
-TRUNCATION_WARN_PCT = 3.0
 COSTS = ("cost_now", "cost_projected", "latency_p95_ms", "memory_bytes")
 
 
@@ -129,8 +129,7 @@ def caveats(verdict: Verdict, facts: RunFacts) -> list[str]:
         out.append(line + ".")
     for model, pct in sorted(facts.truncated_pct.items()):
         if pct > TRUNCATION_WARN_PCT:
-            out.append(f"{model} truncated {pct:.0f} % of chunks (longer than its context window): "
-                       "its score is for the start of those chunks only.")
+            out.append(truncation_sentence(model, pct) + " Its score is for the start of those chunks only.")
     for model, error in sorted(facts.failed.items()):
         out.append(f"{model} failed and is not in the verdict: {error}")
     out.extend(facts.warnings)

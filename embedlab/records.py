@@ -66,7 +66,9 @@ class ModelRun:
     nnz_mean: float | None = None
     settings: dict = field(default_factory=dict)
     tokenizer: str | None = None
-    over_context_pct: float | None = None
+    context_window: int | None = None  # tokens, in the model's own tokenizer
+    over_context_pct: float | None = None  # chunks longer than the window: the model truncated them
+    fitting_chunk: int | None = None  # cl100k tokens that fit the window (recorded when it truncates)
     collection: str | None = None
     metrics: dict = field(default_factory=dict)  # {"ndcg@10": mean, ...}
     ci: dict = field(default_factory=dict)  # {"ndcg@10": [low, high], ...}

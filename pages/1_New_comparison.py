@@ -1,4 +1,4 @@
-"""New comparison: documents → chunking → evaluation set → models → run in the background."""
+"""New comparison: documents → evaluation set → models → chunking that fits them → run in the background."""
 
 import streamlit as st
 
@@ -23,7 +23,6 @@ if loaded is not None and not has_docs:
     st.error("No documents could be read from these files — see the reasons above.")
 chunking, eval_set = None, None
 if has_docs:
-    chunking = new_data.chunking_step()
     st.subheader("2 · Evaluation set (optional)", divider="gray")
     st.caption("Queries with relevance judgements give nDCG, recall and MRR per model. Without them you "
                "still get maps, neighbourhoods, search and costs.")
@@ -35,7 +34,11 @@ if models:
     with st.expander(f"Model cards for the {len(models)} chosen models", icon=":material/badge:", expanded=False):
         widgets.cards_table([m["id"] for m in models])
 
-st.subheader("4 · Run", divider="gray")
+if has_docs:
+    st.subheader("4 · Chunking", divider="gray")
+    chunking = new_data.chunking_step([m["id"] for m in models], loaded)
+
+st.subheader("5 · Run", divider="gray")
 name = st.text_input("Name", max_chars=120, key="new:name", placeholder=default_name or "a name for this comparison")
 name = name.strip() or default_name
 ready = has_docs and bool(models) and chunking is not None
@@ -57,5 +60,5 @@ if create:
     state.open_comparison(comp.id)
     st.switch_page("pages/0_Overview.py", query_params={"c": comp.id})
 if not ready:
-    st.caption("Needs documents (step 1) and at least one model (step 3).")
+    st.caption("Needs documents (step 1), at least one model (step 3) and a chunking (step 4).")
 add_files.add_files_step()  # a new version of the open comparison's dataset, instead of steps 1-4

@@ -87,3 +87,20 @@ def openai_server():
     finally:
         proc.kill()
         proc.wait()
+
+
+PAGE_MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25"]
+
+
+@pytest.fixture(scope="session")
+def app_comp(workspace, sample_docs):
+    """The comparison the pages open (AppTest); the app's cached Workspace points at the same folder."""
+    from embedlab import comparison
+    from embedlab.chunking import Chunking
+
+    os.environ["EMBEDLAB_WORKSPACE"] = str(workspace.root)
+    ds = workspace.add_dataset(sample_docs.documents, Chunking(256, 32), sample_docs.eval_set, name="sample")
+    comp = comparison.create(workspace, ds, PAGE_MODELS, name=f"Pages {HOSTILE}")
+    comparison.run(workspace, comp)
+    assert comparison.is_complete(comp)
+    return comp

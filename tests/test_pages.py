@@ -2,30 +2,16 @@
 Milvus Lite in the session workspace): no exception, the right elements, URL state honoured,
 bad links answered with a clear error."""
 
-import os
 import re
 import subprocess
 
 import pytest
-from conftest import HOSTILE, PY, ROOT
+from apptest_util import APP, run_page, texts
+from conftest import HOSTILE, PAGE_MODELS, PY, ROOT
 
 from embedlab import comparison
 from embedlab.chunking import Chunking
 from embedlab.documents import Document
-
-APP = str(ROOT / "streamlit_app.py")
-MODELS = ["bm25", "model2vec", "glove-50d", "hybrid:model2vec+bm25"]
-
-
-@pytest.fixture(scope="session")
-def app_comp(workspace, sample_docs):
-    """The comparison the pages open; the app's cached Workspace points at the same folder."""
-    os.environ["EMBEDLAB_WORKSPACE"] = str(workspace.root)
-    ds = workspace.add_dataset(sample_docs.documents, Chunking(256, 32), sample_docs.eval_set, name="sample")
-    comp = comparison.create(workspace, ds, MODELS, name=f"Pages {HOSTILE}")
-    comparison.run(workspace, comp)
-    assert comparison.is_complete(comp)
-    return comp
 
 
 @pytest.fixture(scope="session")
@@ -37,28 +23,6 @@ def bare_comp(workspace, app_comp):
     comp = comparison.create(workspace, ds, ["bm25"], name="bare")
     comparison.run(workspace, comp)
     return comp
-
-
-def run_page(page: str | None, cid: str | None, **params):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=180)
-    if cid:
-        at.query_params["c"] = cid
-    if page:  # st.navigation registers the pages on the first run; a switch starts a fresh URL
-        at.run()
-        at.switch_page(page)
-        at.query_params.clear()
-        if cid:
-            at.query_params["c"] = cid
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 def test_embedlab_never_imports_streamlit():
@@ -185,7 +149,7 @@ def test_search_marks_relevant_and_shared(app_comp, workspace):
     at = run_page("pages/4_Search.py", app_comp.id, qid=qid, k=5)
     assert at.text_input[0].value == ev.queries[qid]
     body = texts(at.markdown)
-    for mid in MODELS:
+    for mid in PAGE_MODELS:
         assert f"##### {mid}" in body.replace("\\", "")
     assert "relevant in top 5" in texts(at.caption)
 
@@ -216,7 +180,7 @@ def test_search_page_reads_the_vectors_while_the_user_types(app_comp, workspace)
 def test_metrics_and_wins(app_comp):
     at = run_page("pages/5_Metrics.py", app_comp.id, a="bm25", b="glove-50d")
     table = next(d.value for d in at.dataframe if "recall@100" in d.value.columns)
-    assert set(table["model"]) == set(MODELS)
+    assert set(table["model"]) == set(PAGE_MODELS)
     assert table.set_index("model").loc["bm25", "ndcg@10"] > table.set_index("model").loc["glove-50d", "ndcg@10"]
     low, high = map(float, table.set_index("model").loc["bm25", "ndcg@10 CI"].split(" – "))
     assert low < table.set_index("model").loc["bm25", "ndcg@10"] < high

@@ -157,7 +157,7 @@ def test_recommendation_on_real_runs(runs):
     rec = recommend.recommend(v, recommend.options(v, {r.id: r for r in comp.runs()}, 100_000, len(ds.chunks)), facts)
     assert rec.pick == "bm25" == v.scores[0].model
     assert "bm25" in rec.headline and f"{v.scores[0].mean:.3f}" in rec.headline
-    assert any("model2vec truncated 12 %" in c for c in rec.caveats) and any("x failed" in c for c in rec.caveats)
+    assert any("model2vec truncates 12 %" in c for c in rec.caveats) and any("x failed" in c for c in rec.caveats)
 
 
 def test_cli_json_has_per_query_ci_pairwise_and_tiers(tmp_path):
