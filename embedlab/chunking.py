@@ -81,9 +81,16 @@ def corpus_key(chunks: Sequence[Chunk], chunking: Chunking) -> str:
     return h.hexdigest()[:24]
 
 
+COUNT_BLOCK = 2048  # texts per tokenizer call: the encodings of 100k chunks at once took ~2 GB
+
+
 def token_counts(embedder, texts: Sequence[str]) -> dict:
-    """Tokens under the model's own tokenizer, and how many texts exceed its context window."""
-    counts = np.asarray(embedder.count_tokens(list(texts)), dtype=np.int64)
+    """Tokens under the model's own tokenizer, and how many texts exceed its context window.
+    Counted a block at a time, so memory does not grow with the corpus."""
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i in range(0, len(texts), COUNT_BLOCK):
+        block = list(texts[i:i + COUNT_BLOCK])
+        counts[i:i + len(block)] = embedder.count_tokens(block)
     if counts.size == 0:
         return {"total": 0, "mean": 0.0, "p95": 0.0, "max": 0, "over_context": 0}
     return {"total": int(counts.sum()), "mean": float(counts.mean()),
@@ -93,7 +100,7 @@ def token_counts(embedder, texts: Sequence[str]) -> dict:
 
 def truncation_report(embedder, texts: Sequence[str]) -> dict:
     """Tokens per chunk under the model's own tokenizer, and how many exceed its window."""
-    stats = token_counts(embedder, list(texts))
+    stats = token_counts(embedder, texts)
     return {"model": embedder.id, "tokenizer": embedder.tokenizer_name, "context_window": embedder.max_tokens,
             **stats, "over_context_pct": 100.0 * stats["over_context"] / max(len(texts), 1)}
 
@@ -183,13 +190,8 @@ def truncation_sentence(model_id: str, pct: float, window: int | None = None, fi
     return out + (f" Chunks of {fit} tokens or fewer fit it." if fit else "")
 
 
-def truncation_warnings(ds, model_ids: Sequence[str], threshold_pct: float = TRUNCATION_WARN_PCT) -> list[str]:
-    """One sentence per model that truncates more than ``threshold_pct`` % of the dataset's chunks."""
-    texts = ds.chunk_texts
-    out = []
-    for mid, emb in model_windows(model_ids).items():
-        rep = truncation_report(emb, texts)
-        if texts and rep["over_context_pct"] > threshold_pct:
-            fit = fitting_size(emb, [d.full_text for d in ds.documents[:200]])
-            out.append(truncation_sentence(mid, rep["over_context_pct"], rep["context_window"], fit))
-    return out
+def truncation_warnings(runs, threshold_pct: float = TRUNCATION_WARN_PCT) -> list[str]:
+    """One sentence per model run that truncated more than ``threshold_pct`` % of its chunks, from
+    what the run recorded (``comparison._window``): nothing is tokenized again."""
+    return [truncation_sentence(r.id, r.over_context_pct, r.context_window, r.fitting_chunk)
+            for r in runs if (r.over_context_pct or 0) > threshold_pct]

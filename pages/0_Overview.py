@@ -5,7 +5,7 @@ import streamlit as st
 
 from app_support import language_view, progress, state, verdict_view, widgets
 from app_support.text import md_escape
-from embedlab.chunking import TRUNCATION_WARN_PCT, truncation_sentence
+from embedlab.chunking import truncation_warnings
 
 cur = state.require_current()
 comp, ds = cur.comp, cur.ds
@@ -23,10 +23,8 @@ c4.metric("Eval queries", f"{len(ds.eval_set.qrels):,}" if ds.eval_set else "non
 if ds.eval_set and ds.eval_set.generated:
     st.caption(f"The evaluation set was generated from the documents. {md_escape(ds.eval_set.note)}")
 language_view.overview(cur)  # languages of the documents; models that do not cover them
-for r in comp.runs():  # a model that cut many chunks short scored only their starts
-    if (r.over_context_pct or 0) > TRUNCATION_WARN_PCT:
-        st.warning(md_escape(truncation_sentence(r.id, r.over_context_pct, r.context_window, r.fitting_chunk)),
-                   icon=":material/content_cut:")
+for warning in truncation_warnings(comp.runs()):  # a model that cut many chunks short scored only their starts
+    st.warning(md_escape(warning), icon=":material/content_cut:")
 
 metric = verdict_view.chosen_metric()
 judgement = verdict_view.judgement(cur, metric) if ds.eval_set else None

@@ -79,3 +79,15 @@ def test_new_comparison_keeps_256_when_every_model_holds_more(app_comp, sample_d
     upload(at, sample_docs)
     assert size_input(at).value == 256 and "sets the limit" not in texts(at.caption)
     assert not texts(at.warning)
+
+
+def test_warnings_come_from_the_recorded_runs(cut_comp, capsys):
+    """Overview, the CLI and the verdict read what the run recorded; nothing is tokenized again."""
+    from embedlab.cli.fit import print_truncation_warnings
+
+    comp, _ = cut_comp
+    minilm = comp.run("minilm")
+    want = [chunking.truncation_sentence("minilm", minilm.over_context_pct, 256, minilm.fitting_chunk)]
+    assert chunking.truncation_warnings(comp.runs()) == want
+    assert print_truncation_warnings(comp) == want and capsys.readouterr().out == f"warning: {want[0]}\n"
+    assert chunking.truncation_warnings(comp.runs(), threshold_pct=100.0) == []

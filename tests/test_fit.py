@@ -129,17 +129,22 @@ def test_sweep_whole_document_row_equals_evaluate(workspace, tmp_path):
     assert b["0"]["tiers"] == a["tiers"] and b["0"]["truncation"]["model2vec"]["context_window"] == 512
 
 
-def test_default_chunk_size_fits_and_long_chunks_are_warned(workspace, sample_docs):
-    from embedlab.chunking import Chunking, default_chunk_size, truncation_warnings
+def test_default_chunk_size_fits_and_long_chunks_are_warned(workspace, sample_docs, monkeypatch):
+    from embedlab.chunking import Chunking, default_chunk_size, model_windows, truncation_report, truncation_sentence
 
     docs = sample_docs.documents[:150]
     size = default_chunk_size(["minilm", "bm25"], [d.full_text for d in docs])
     assert 64 <= size < 256 and size % 16 == 0  # MiniLM's window is 256 WordPiece tokens
+    minilm = model_windows(["minilm"])["minilm"]
     fits = workspace.add_dataset(docs, Chunking(size, 32), name="fits")
-    assert truncation_warnings(fits, ["minilm", "bm25"]) == []
+    assert truncation_report(minilm, fits.chunk_texts)["over_context"] == 0
     long = workspace.add_dataset(docs, Chunking(512, 64), name="long")
-    warned = truncation_warnings(long, ["minilm", "bm25"])
-    assert len(warned) == 1 and warned[0].startswith("minilm truncates") and f"{size} tokens" in warned[0]
+    monkeypatch.setattr("embedlab.chunking.COUNT_BLOCK", 7)  # counted a block at a time: blocks must add up
+    report = truncation_report(minilm, long.chunk_texts)
+    assert report["over_context_pct"] > 3 and report["max"] > 256
+    counts = [len(ids) for ids in minilm.model.tokenizer(long.chunk_texts)["input_ids"]]  # one call, unblocked
+    assert report["total"] == sum(counts) and report["over_context"] == sum(c > 256 for c in counts)
+    assert f"{size} tokens" in truncation_sentence("minilm", report["over_context_pct"], 256, size)
 
 
 def test_report_section_and_summary_sentence():

@@ -77,7 +77,7 @@ def cmd_evaluate(args) -> int:
     out = summary(comp, ws, metric=args.metric)
     print(format_table(out))
     print(format_verdict(out))
-    print_truncation_warnings(ds, comp.model_ids)
+    print_truncation_warnings(comp)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
     return 0 if all(r.done for r in comp.runs()) else 1

@@ -60,10 +60,10 @@ def resolve_chunking(args, documents):
     return chunking_for(size, args.overlap)
 
 
-def print_truncation_warnings(ds, model_ids) -> list[str]:
+def print_truncation_warnings(comp) -> list[str]:
     from ..chunking import truncation_warnings
 
-    warnings = truncation_warnings(ds, model_ids)
+    warnings = truncation_warnings(comp.runs())
     for w in warnings:
         print(f"warning: {w}")
     return warnings
@@ -111,7 +111,7 @@ def cmd_fit(args) -> int:
     print(format_fit(out))
     for line in summary_sentences(out):
         print(line)
-    out["truncation_warnings"] = print_truncation_warnings(ds, comp.model_ids)
+    out["truncation_warnings"] = print_truncation_warnings(comp)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=2))
     return 0 if len(done) == len(comp.model_ids) else 1
