@@ -136,9 +136,13 @@ def main() -> None:
             page.get_by_role("heading", name=f"scale {n}").wait_for(timeout=3_600_000)
             cid = page.url.split("c=")[1].split("&")[0]
             out["create_s"] = time.perf_counter() - t0
-            eta, seen_progress = None, False
+            eta, seen_progress, statuses = None, False, None
             while time.perf_counter() - t0 < args.timeout:
                 res = manifest(server, cid)["results"]
+                now = {m: res.get(m, {}).get("status") for m in models}
+                if now != statuses:  # when each model started and ended: where the RSS peak sat
+                    statuses = now
+                    out.setdefault("status_changes", []).append([round(time.perf_counter() - t0, 1), now])
                 try:
                     text = main_text(page)
                 except Exception:  # noqa: BLE001 - the page is between reruns
@@ -163,6 +167,12 @@ def main() -> None:
         sampler.stop.set()
         sampler.join(5)
         out["peak_rss_mb"] = sampler.peak
+        out["rss_timeline"] = [[round(t - t0, 1), round(mb)] for t, mb in sampler.samples[::10]]
+        if sampler.samples:
+            t_peak = max(sampler.samples, key=lambda x: x[1])[0] - t0
+            during = [st for at, st in out.get("status_changes", []) if at <= t_peak]
+            out["peak_at_s"], out["peak_during"] = round(t_peak, 1), during[-1] if during else None
+            print(f"RSS peak at {t_peak:.0f} s, model statuses then: {out['peak_during']}", flush=True)
         server.stop()
     if args.add:
         out.update(add_and_cli(ws, out, models, n, sampler_cls=Sampler, timeout=args.timeout))

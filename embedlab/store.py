@@ -90,6 +90,7 @@ def _connect(uri: str):
         server_log.addFilter(_unimplemented_rpc)
 
     if not uri.startswith(_REMOTE):
+        lite_memory.tune()  # before Lite's first use in this process
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
         return MilvusClient(uri=uri, token=os.environ.get("EMBEDLAB_MILVUS_TOKEN", ""))

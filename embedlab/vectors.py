@@ -224,7 +224,9 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
             out["keys"].append(fill.keys[ords])
             out["new"].append(vecs)
             src = [n for n, i in enumerate(ords) for _ in by_key[int(fill.keys[i])]]
-            ords, vecs = [j for i in ords for j in by_key[int(fill.keys[i])]], vecs[src]
+            ords = [j for i in ords for j in by_key[int(fill.keys[i])]]
+            if src != list(range(vecs.shape[0])):  # a text in several chunks; else the same block, not a copy
+                vecs = vecs[src]
         _put(store, fill.view, emb, ords, vecs, out)
         on_block(len(ords))
     return out
