@@ -132,6 +132,7 @@ TRUNCATION_WARN_PCT = 3.0  # Overview, the CLI and the verdict warn when a model
 def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
     """Each model's embedder (for its tokenizer and window), hybrids split into their parts;
     models that cannot be opened here (e.g. a remote model with no key) are left out."""
+    from .catalog import get_card
     from .embedders import get_embedder
     from .fusion import parse_hybrid
 
@@ -141,6 +142,9 @@ def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
         ids += [p for p in parts if p not in ids]
     out = {}
     for mid in ids:
+        card = get_card(mid)
+        if card is not None and card.context_window is None:  # BM25, word vectors: no window, nothing to load
+            continue
         try:
             emb = get_embedder(mid)
         except Exception:  # noqa: BLE001 — a model we cannot open cannot be sized either

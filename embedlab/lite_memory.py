@@ -26,7 +26,10 @@ DATA_FILES = 4096  # past Lite's 32 it merges on every seal, and with 20k-row se
 
 def tune() -> None:
     """Set Lite's write budgets; before milvus_lite is imported (its memtable budget is read then).
-    The segment caps live in its compaction module: when that moves, Lite's defaults stay."""
+    The segment caps live in its compaction module: when that moves, Lite's defaults stay.
+    ``EMBEDLAB_LITE_DEFAULTS=1`` keeps Lite's own (bench/lite_write_memory.py compares the two)."""
+    if os.environ.get("EMBEDLAB_LITE_DEFAULTS") == "1":
+        return
     os.environ.setdefault("MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES", str(MEMTABLE_BYTES))
     try:
         from milvus_lite.engine import compaction
