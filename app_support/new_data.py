@@ -130,8 +130,10 @@ def chunking_step(model_ids: list[str], result: documents.LoadResult) -> Chunkin
     short = [f"{md_escape(m)} ({f})" for m, f in sorted(fits.items(), key=lambda kv: kv[1]) if size == 0 or size > f]
     if short:
         what = "Whole documents" if size == 0 else f"Chunks of {size} tokens"
-        st.warning(f"{what} can be longer than {', '.join(short)} hold (in cl100k tokens): those models would "
-                   "embed only the start of each longer chunk. Overview will say how many were cut.",
+        who = short[0] if len(short) == 1 else f"{', '.join(short[:-1])} and {short[-1]}"
+        st.warning(f"{what} can be longer than {who} can hold (the largest whole chunk each takes, in cl100k "
+                   "tokens): those models would embed only the start of each longer chunk. Overview will say "
+                   "how many were cut.",
                    icon=":material/content_cut:")
     try:
         return Chunking(size, overlap)
