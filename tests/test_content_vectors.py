@@ -19,7 +19,9 @@ WORDS = "protein cell gene tumour immune virus dose patient trial brain heart lu
 
 def docs(n, start=0, token=None):
     token = token or uuid.uuid4().hex[:10]
-    rng = np.random.default_rng(start)
+    # every text differs with the token, not only each document's first chunk: other files' runs in the
+    # session's workspace (test_layered_views uses these) must not hold this call's texts already
+    rng = np.random.default_rng([start, int(token.encode().hex(), 16) % 2**32])
     # odd documents are one chunk at any size used here, even ones several
     return [Document(f"d{i}", "", f"{token} doc {i}: " + " ".join(rng.choice(WORDS, 30 if i % 2 else 150)))
             for i in range(start, start + n)]
