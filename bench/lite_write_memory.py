@@ -1,9 +1,11 @@
 """#12 — what writing N × 384 vectors into two Milvus Lite collections (a model's content collection
 and its view, as a first run does) adds to the process's peak RSS: Lite's own write budgets
-(``EMBEDLAB_LITE_DEFAULTS=1``: a 128 MB memtable per collection, merges up to 100k rows) against
-EmbedLab's (``lite_memory.tune``: 8 MB, 20k rows). Each side runs in a fresh child process through
-``Store`` (upsert blocks of 256 → flush → evict, the path ``vectors.run``/``vectors.keep`` take),
-sampling RSS every 50 ms; the rows read back are checked (ids and vectors) on both sides.
+(``EMBEDLAB_LITE_DEFAULTS=1``: a 128 MB memtable per collection, merges up to 100k rows) with HNSW, as
+before, against EmbedLab's (``lite_memory.tune``: 8 MB, 20k rows) with HNSW and with FLAT (the index
+``Store`` now gives Lite collections it searches in process; ``EMBEDLAB_LITE_INDEX=HNSW`` for the
+old). Each side runs in a fresh child process through ``Store`` (upsert blocks of 256 → flush →
+evict, the path ``vectors.run``/``vectors.keep`` take), sampling RSS every 50 ms; the rows read back
+are checked (ids and vectors) on every side.
 
     .venv/bin/python bench/lite_write_memory.py --n 100000
 """
@@ -62,13 +64,11 @@ def child(root: str, n: int) -> dict:
     return {"peak_added_mb": top - base, "seconds": round(seconds, 1), "rows_ok": bool(ok)}
 
 
-def run_side(n: int, defaults: bool) -> dict:
-    env = dict(os.environ)
-    env.pop("MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES", None)
+def run_side(n: int, defaults: bool, index: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MILVUS_LITE_", "EMBEDLAB_LITE_"))}
+    env["EMBEDLAB_LITE_INDEX"] = index
     if defaults:
         env["EMBEDLAB_LITE_DEFAULTS"] = "1"
-    else:
-        env.pop("EMBEDLAB_LITE_DEFAULTS", None)
     with tempfile.TemporaryDirectory() as root:
         out = subprocess.run([sys.executable, __file__, "--child", root, "--n", str(n)], env=env,
                              capture_output=True, text=True, check=True)
@@ -84,18 +84,20 @@ def main() -> None:
         print(json.dumps(child(args.child, n)))
         return
     header(f"lite_write_memory n={n} × {DIM}, two collections")
-    lite = run_side(n, defaults=True)
     say = "peak +{peak_added_mb} MB, {seconds} s, rows read back ok: {rows_ok}"
-    print("Lite's budgets:    ", say.format(**lite), flush=True)
-    ours = run_side(n, defaults=False)
-    print("EmbedLab's budgets:", say.format(**ours))
-    ratio = ours["peak_added_mb"] / max(lite["peak_added_mb"], 1)
-    print(f"ratio peak added (ours / Lite's) = {ratio:.2f}×; seconds {ours['seconds'] / lite['seconds']:.2f}×;",
+    sides = {}
+    for name, defaults, index in (("Lite's budgets, HNSW (before)", True, "HNSW"),
+                                  ("EmbedLab's budgets, HNSW", False, "HNSW"),
+                                  ("EmbedLab's budgets, FLAT (now)", False, "FLAT")):
+        sides[name] = run_side(n, defaults, index)
+        print(f"{name:32}", say.format(**sides[name]), flush=True)
+    before, now = sides["Lite's budgets, HNSW (before)"], sides["EmbedLab's budgets, FLAT (now)"]
+    ratio = now["peak_added_mb"] / max(before["peak_added_mb"], 1)
+    print(f"ratio peak added (now / before) = {ratio:.2f}×; seconds {now['seconds'] / before['seconds']:.2f}×;",
           load())
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": n, "dim": DIM, "lite_defaults": lite, "embedlab": ours, "ratio": ratio, "load": load()}, f,
-                      indent=2)
+            json.dump({"n": n, "dim": DIM, "sides": sides, "ratio": ratio, "load": load()}, f, indent=2)
 
 
 def argparse_hidden() -> str:
