@@ -40,6 +40,17 @@ def tune() -> None:
         compaction.MAX_DATA_FILES = max(compaction.MAX_DATA_FILES, DATA_FILES)
 
 
+def dense_index(searched_here: bool) -> dict:
+    """The index a dense collection gets. Searched over vectors held in this process (Lite, the
+    default), Lite's index is never asked: FLAT shares the segment's matrix, where HNSW keeps its own
+    copy and is built on every seal and merge, here, beside the embedding (bench/lite_write_memory.py;
+    ``EMBEDLAB_LITE_INDEX=HNSW`` for the old). A Milvus server searches itself: HNSW (its params nested
+    to apply)."""
+    if searched_here and os.environ.get("EMBEDLAB_LITE_INDEX", "FLAT") == "FLAT":
+        return {"index_type": "FLAT", "metric_type": "IP"}
+    return {"index_type": "HNSW", "metric_type": "IP", "params": {"params": {"M": 16, "efConstruction": 200}}}
+
+
 def database(uri: str):
     """The in-process Lite database for a ``milvus.db`` path, or None."""
     try:

@@ -178,14 +178,8 @@ class Store(ResidentVectors):
         params = self.client.prepare_index_params()
         if sparse:
             params.add_index("vec", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-        elif self.local and self.in_process and os.environ.get("EMBEDLAB_LITE_INDEX", "FLAT") == "FLAT":
-            # Search runs over vectors held in this process, so Lite's index is never asked: FLAT shares
-            # the segment's matrix, where HNSW keeps its own copy and is built on every seal and merge
-            # here, beside the embedding (bench/lite_write_memory.py: memory and seconds of both)
-            params.add_index("vec", index_type="FLAT", metric_type="IP")
-        else:  # vectors are normalised, so IP is cosine; HNSW params must be nested to apply
-            params.add_index("vec", index_type="HNSW", metric_type="IP",
-                             params={"params": {"M": 16, "efConstruction": 200}})
+        else:  # vectors are normalised, so IP is cosine
+            params.add_index("vec", **lite_memory.dense_index(searched_here=self.local and self.in_process))
         return params
 
     def _load(self, name: str) -> None:
