@@ -70,7 +70,8 @@ def _model_row(box, run, event: dict) -> None:
         box.progress(1.0, text=f"{md_escape(mid)} — done ({run.chunks or 0:,} chunks)")
         return
     done, total = event.get("done", 0), event.get("total") or run.chunks or 0
-    text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…"}.get(event.get("stage"))
+    text = {"load": "loading the model…", "evaluate": "evaluating on the eval set…",
+            "store": f"{total:,} chunks embedded · writing the new vectors to Milvus…"}.get(event.get("stage"))
     if status == "embedding" and event.get("stage") == "load":
         text = f"0 / {total:,} chunks · embedding the first batch…"
     if text is None and total:

@@ -120,23 +120,31 @@ def run(ws: Workspace, comp: Comparison, progress: Progress | None = None, api_k
     ws.store  # noqa: B018 — a locked workspace is one error for the run, not one per model
     ds = ws.load_dataset(comp.dataset_key)
     emit = progress or (lambda event: None)
-    handles = {}
+    keys = api_keys or {}
+    ran = []
     for mid in [m for m in comp.model_ids if not is_hybrid(m)]:
         try:
-            handles[mid] = _run_model(ws, ds, comp, mid, emit, (api_keys or {}).get(mid))
+            _run_model(ws, ds, comp, mid, emit, keys.get(mid))
+            ran.append(mid)
         except (EmbedderError, StoreError, ValueError, OSError, RuntimeError) as e:
             _record(ws, comp, mid, status="error", error=_safe_message(e, api_keys))
             emit({"model": mid, "stage": "error", "error": comp.run(mid).error})
     for mid in [m for m in comp.model_ids if is_hybrid(m)]:
-        try:
-            handles[mid] = open_hybrid(mid, handles)
-            _record(ws, comp, mid, status="done", chunks=len(ds.chunks), embedded_now=0, embed_seconds=0.0)
-        except ValueError as e:
-            _record(ws, comp, mid, status="error", error=str(e))
+        missing = [p for p in parse_hybrid(mid).parts if p not in ran]
+        if missing:
+            _record(ws, comp, mid, status="error", error=f"{mid}: add {', '.join(missing)} to the comparison first")
+            continue
+        ran.append(mid)
+        _record(ws, comp, mid, status="done", chunks=len(ds.chunks), embedded_now=0, embed_seconds=0.0)
     if evaluate and ds.eval_set:
-        for mid, handle in handles.items():
+
+        def handle(mid):  # opened when asked: the run keeps no model loaded it has finished with
+            return open_model(ds, mid, comp.options(mid), keys.get(mid))
+
+        for mid in ran:
             emit({"model": mid, "stage": "evaluate"})
-            _evaluate(ws, ds, comp, handle)
+            parts = parse_hybrid(mid).parts if is_hybrid(mid) else ()
+            _evaluate(ws, ds, comp, open_hybrid(mid, {p: handle(p) for p in parts}) if parts else handle(mid))
     comp.card = evalcard.build(comp, ds)
     save(ws, comp)
     emit({"stage": "finished"})
@@ -163,7 +171,11 @@ def _run_model(ws, ds, comp, mid, emit, api_key):
         emit({"model": mid, "stage": "embed", "done": done, "total": len(ds.chunks), "rate": rate,
               "eta_s": (len(ds.chunks) - done) / max(rate, 1e-9), "new": len(fill.embed), "reused": fill.reused})
 
-    out = vectors.run(store, emb, fill, content, ds.chunk_texts, block)
+    def storing():
+        emit({"model": mid, "stage": "store", "done": done, "total": len(ds.chunks), "new": len(fill.embed),
+              "reused": fill.reused})
+
+    out = vectors.run(store, emb, fill, content, ds.chunk_texts, block, storing)
     store.ensure(name, emb.dim, emb.sparse)
     vectors.keep(store, emb, fill, content, out, view_was_empty=not have)
     seconds = time.perf_counter() - t0

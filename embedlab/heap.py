@@ -45,6 +45,15 @@ def trim() -> bool:
     return bool(lib.malloc_trim(0)) if lib else False
 
 
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux's /proc; 0.0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def limit_arenas(n: int | None = None) -> bool:
     """At most ``n`` malloc arenas for threads started from now on (``MALLOC_ARENA_MAX`` does the
     same, but only when set before the process starts). True when glibc took the setting."""

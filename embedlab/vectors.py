@@ -202,11 +202,15 @@ def _backfill(store, emb, content: _Content, view: str, keys: np.ndarray, ords: 
     return bool(unique)
 
 
-def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: Callable[[int], None]) -> dict:
+def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: Callable[[int], None],
+        on_store: Callable[[], None] | None = None) -> dict:
     """Copy known vectors into the view, embed the rest (longest first: less padding per forward
-    pass), writing content then view per block; ``on_block(n)`` after each block of n chunks.
-    Returns what was written, so the caller can keep it for search instead of reading it back."""
-    out = {"ids": [], "vecs": [], "keys": [], "new": [], "ensured": set()}
+    pass); ``on_block(n)`` after each block of n chunks. New vectors go to the content collection
+    as they come; the view gets them after that collection is closed (``on_store()`` then): Lite
+    holds every collection it has open in memory, so writing both at once held the vectors four
+    times over. A run killed before the view is written copies them from the content collection
+    when it resumes. Returns what was written, so the caller can keep it for search."""
+    out = {"ids": [], "vecs": [], "keys": [], "new_rows": [], "ensured": set(), "staged": None}
     for s in range(0, len(fill.copy), _COPY_BLOCK):
         ords = fill.copy[s : s + _COPY_BLOCK]
         vecs = content.vectors(fill.keys[ords])
@@ -216,20 +220,69 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
     for i in fill.missing:
         by_key[int(fill.keys[i])].append(i)
     order = sorted(fill.embed, key=lambda i: -len(texts[i]))
+    staged = _Staged(sorted(j for i in order for j in by_key[int(fill.keys[i])]) if fill.content else [], emb.sparse)
     for start, vecs in emb.iter_batches([texts[i] for i in order], "document"):
         ords = order[start : start + vecs.shape[0]]
-        if fill.content is not None:
-            _ensure(store, fill.content, emb, vecs, out["ensured"])
-            _write(store, fill.content, fill.keys[ords], vecs, emb.sparse)
-            out["keys"].append(fill.keys[ords])
-            out["new"].append(vecs)
-            src = [n for n, i in enumerate(ords) for _ in by_key[int(fill.keys[i])]]
-            ords = [j for i in ords for j in by_key[int(fill.keys[i])]]
-            if src != list(range(vecs.shape[0])):  # a text in several chunks; else the same block, not a copy
-                vecs = vecs[src]
-        _put(store, fill.view, emb, ords, vecs, out)
-        on_block(len(ords))
+        if fill.content is None:  # corpus-fitted: the view is all there is
+            _put(store, fill.view, emb, ords, vecs, out)
+            on_block(len(ords))
+            continue
+        _ensure(store, fill.content, emb, vecs, out["ensured"])
+        _write(store, fill.content, fill.keys[ords], vecs, emb.sparse)
+        out["keys"].append(fill.keys[ords])
+        out["new_rows"].append(staged.put_first(ords, by_key, fill.keys, vecs))
+        on_block(sum(len(by_key[int(fill.keys[i])]) for i in ords))
+    if staged.rows:
+        store.flush(fill.content)
+        store.evict(fill.content)  # Lite lets it go before the view is written
+        if on_store is not None:
+            on_store()
+        for ords, vecs in staged.blocks(_COPY_BLOCK):
+            _put(store, fill.view, emb, ords, vecs, out)
+        out["staged"] = staged
     return out
+
+
+class _Staged:
+    """New vectors for the view, one row per view ordinal, held until the content collection is
+    closed: dense rows in one matrix in ordinal order (written to the view as slices, kept for
+    search as it is), sparse rows as the blocks they came in."""
+
+    def __init__(self, ords: list[int], sparse: bool):
+        self.ords, self.sparse = np.asarray(ords, dtype=np.int64), sparse
+        self.rows, self.filled = len(ords), 0
+        self.matrix, self.parts = None, []
+
+    def put_first(self, ords, by_key, keys, vecs) -> np.ndarray:
+        """Place a block (one row per embedded text) at every ordinal whose chunk has that text;
+        returns the staged row of each text's first chunk, where the content store's copy reads it."""
+        groups = [by_key[int(keys[i])] for i in ords]
+        every = [j for g in groups for j in g]
+        src = [n for n, g in enumerate(groups) for _ in g]
+        vecs = vecs if src == list(range(vecs.shape[0])) else vecs[src]  # a text in several chunks
+        if self.sparse:
+            offset = self.filled
+            self.parts.append((every, vecs))
+            self.filled += len(every)
+            return offset + np.cumsum([0] + [len(g) for g in groups[:-1]], dtype=np.int64)
+        if self.matrix is None:
+            self.matrix = np.empty((self.rows, vecs.shape[1]), dtype=np.float32)
+        self.matrix[np.searchsorted(self.ords, every)] = vecs
+        return np.searchsorted(self.ords, [g[0] for g in groups]).astype(np.int64)
+
+    def blocks(self, size: int):
+        """(ordinals, vectors) in blocks of ``size`` rows: slices of the matrix, not copies."""
+        if self.sparse:
+            yield from self.parts
+            return
+        for s in range(0, self.rows, size):
+            yield self.ords[s : s + size].tolist(), self.matrix[s : s + size]
+
+    def rows_of(self, positions: np.ndarray):
+        """The staged vectors at ``positions`` (as ``put_first`` returned them)."""
+        if self.sparse:
+            return stack_blocks([v for _, v in self.parts], True)[positions]
+        return self.matrix[positions]
 
 
 def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
@@ -244,18 +297,44 @@ def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: b
     refresh the content collection's .npz copy, without holding it in memory."""
     if out["ids"]:
         store.flush(fill.view)
+        store.evict(fill.view)  # written: Lite need not keep it in memory (Store.evict)
         if view_was_empty and _nbytes(out["vecs"]) <= store.resident_bytes:
-            store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse))
-    if out["keys"]:
-        store.flush(fill.content)
+            staged = out["staged"]
+            if staged is not None and not emb.sparse and len(out["ids"]) == staged.rows:  # all of it embedded now
+                store.hold(fill.view, staged.ords, staged.matrix)  # in ordinal order already: not copied
+            else:
+                store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse))
+    if out["keys"]:  # flushed and closed by ``run`` already
         if content.held is not None or not len(content.known):  # else over the memory budget: no copy
-            old = [] if content.held is None else [content.held]
-            keys = np.concatenate([h.ids for h in old] + out["keys"])
-            store.hold(fill.content, keys, stack_blocks([h.matrix for h in old] + out["new"], emb.sparse))
+            keys, matrix = _content_copy(content, out, emb.sparse)
+            store.hold(fill.content, keys, matrix)
     if fill.content is not None:
         store.let_go(fill.content)
         store.evict(fill.content)
-    store.evict(fill.view)  # written: Lite need not keep it in memory (Store.evict)
+    store.evict(fill.view)
+
+
+def _content_copy(content: _Content, out: dict, sparse: bool):
+    """The content collection's keys (ascending) and vectors after this run: what it held before,
+    and the rows this run embedded, gathered into one matrix in key order."""
+    staged = out["staged"]
+    new_keys = np.concatenate(out["keys"])
+    rows = np.concatenate(out["new_rows"])
+    old = content.held
+    keys = new_keys if old is None else np.concatenate([old.ids, new_keys])
+    order = np.argsort(keys, kind="stable")
+    if sparse:
+        new = staged.rows_of(rows)
+        return keys[order], stack_blocks(([old.matrix] if old is not None else []) + [new], True)[order]
+    at = np.empty(len(keys), dtype=np.int64)
+    at[order] = np.arange(len(keys))
+    n_old = 0 if old is None else len(old.ids)
+    matrix = np.empty((len(keys), staged.matrix.shape[1]), dtype=np.float32)
+    if old is not None:
+        matrix[at[:n_old]] = old.matrix
+    for s in range(0, len(rows), _COPY_BLOCK):
+        matrix[at[n_old + s : n_old + s + _COPY_BLOCK]] = staged.matrix[rows[s : s + _COPY_BLOCK]]
+    return keys[order], matrix
 
 
 def _nbytes(blocks) -> int:

@@ -242,3 +242,50 @@ def test_a_new_version_takes_its_parents_chunks_and_they_are_the_same(workspace)
     assert v2.corpus_key != ds.corpus_key and v2.name == "parent · v2"
     with pytest.raises(ValueError, match="no document"):
         versions.add_version(workspace, v2, ds.documents[:3])
+
+
+def test_a_first_run_writes_the_view_after_the_content_collection_is_closed(workspace):
+    """Repeated texts, a first run: every chunk's vector is its text's, the view held for search is
+    the staged matrix itself (not a copy), the content collection's copy holds each text once, and
+    Lite had closed the content collection before the view was written."""
+    from embedlab import lite_memory
+
+    emb, store = get_embedder("model2vec"), workspace.store
+    token = uuid.uuid4().hex[:8]
+    texts = [f"{token} staged {i % 7} text" for i in range(40)]  # 7 texts, each in 5+ chunks
+    view = f"el_{uuid.uuid4().hex[:24]}"
+    fill, content = vectors.plan(store, emb, view, texts, set())
+    assert len(fill.embed) == 7
+    was_open = []
+    out = vectors.run(store, emb, fill, content, texts, lambda n: None,
+                      lambda: was_open.append(lite_memory.is_open(store.uri, fill.content)))
+    assert was_open == [False]
+    vectors.keep(store, emb, fill, content, out, view_was_empty=True)
+    held = store.resident(view, False)
+    assert held.matrix is out["staged"].matrix
+    np.testing.assert_allclose(held.matrix, emb.encode_documents(texts), atol=1e-6)
+    store.let_go(view)
+    np.testing.assert_allclose(store.vectors(view, list(range(40)), False), held.matrix, atol=1e-6)  # from Milvus
+    copy = store.resident(fill.content, False)
+    keys = vectors.text_keys(emb, texts)
+    assert copy.ids.tolist() == sorted(set(keys.tolist()))
+    np.testing.assert_allclose(copy.matrix[np.searchsorted(copy.ids, keys)], held.matrix, atol=1e-6)
+
+
+def test_a_run_stopped_before_its_view_is_written_resumes_without_embedding(workspace):
+    emb, store = get_embedder("model2vec"), workspace.store
+    texts = [f"{uuid.uuid4().hex[:8]} stopped {i}" for i in range(30)]
+    view = f"el_{uuid.uuid4().hex[:24]}"
+    fill, content = vectors.plan(store, emb, view, texts, set())
+
+    def stop():
+        raise RuntimeError("stopped after the content collection was written")
+
+    with pytest.raises(RuntimeError):
+        vectors.run(store, emb, fill, content, texts, lambda n: None, stop)
+    assert not store.exists(view) or store.row_count(view) == 0
+    fill, content = vectors.plan(store, emb, view, texts, set())
+    assert fill.embed == [] and len(fill.copy) == 30 and fill.reused == 30
+    out = vectors.run(store, emb, fill, content, texts, lambda n: None)
+    vectors.keep(store, emb, fill, content, out, view_was_empty=True)
+    np.testing.assert_allclose(store.vectors(view, list(range(30)), False), emb.encode_documents(texts), atol=1e-6)

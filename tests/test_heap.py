@@ -7,11 +7,16 @@ from pathlib import Path
 from embedlab import heap
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+rss_mb = heap.rss_mb
+
+
+def test_rss_is_the_kernels_figure():
+    before = rss_mb()
+    block = bytearray(64 * 2**20)  # zero-filled by the kernel as it is written: resident
+    block[:: 4096] = b"x" * len(block[:: 4096])
+    status = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    assert abs(rss_mb() - int(status.split()[1]) / 1024) < 4
+    assert rss_mb() - before > 60
 
 
 def test_trim_gives_freed_memory_back():

@@ -6,8 +6,10 @@ Ids: short bundled aliases (``minilm``, ``bm25`` …), ``st:<Hugging Face id or 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -95,12 +97,24 @@ def list_models() -> list[Spec]:
     return list(SPECS.values())
 
 
+# Loaded models, least recently used first, and the memory each took when it loaded (RSS growth,
+# MB). A process keeps models up to ``EMBEDLAB_MODELS_MB`` loaded and lets the least recently used
+# go past that: a 4-model comparison used to keep all four (~1 GB, model2vec's 276k-token tokenizer
+# alone ~330 MB) for the life of the server; dropping one frees it once nobody holds it, and it
+# loads again in a second or two when asked for (bench/README, #12).
 _cache: dict[tuple, object] = {}
+_sizes: dict[tuple, float] = {}
 _lock = threading.Lock()
+MODELS_MB = 600
+
+
+def models_budget_mb() -> float:
+    return float(os.environ.get("EMBEDLAB_MODELS_MB") or MODELS_MB)
 
 
 def get_embedder(model_id: str, **options):
-    """Return a loaded embedder; one instance per (id, options) per process.
+    """Return a loaded embedder; one instance per (id, options) per process, while the loaded
+    models' memory stays within ``models_budget_mb`` (see ``_cache``).
 
     ``options`` for ``openai:`` are ``base_url``, ``api_key``, ``dimensions``; for ``st:``
     ``backend`` ("torch" or "onnx"). Secrets are hashed into the cache key, never stored.
@@ -108,10 +122,35 @@ def get_embedder(model_id: str, **options):
     cid = canonical_id(model_id)
     key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
     with _lock:
-        if key not in _cache:
-            _cache[key] = _build(cid, options)
-            heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
-        return _cache[key]
+        if key in _cache:
+            _cache[key] = _cache.pop(key)  # the most recently used goes last
+            return _cache[key]
+        before = heap.rss_mb()
+        emb = _build(cid, options)
+        heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
+        _sizes[key] = max(0.0, heap.rss_mb() - before)
+        _cache[key] = emb
+        _evict(models_budget_mb())
+        return emb
+
+
+def loaded() -> dict[str, float]:
+    """Model id → MB its loading took, for the models this process keeps loaded."""
+    with _lock:
+        return {key[0]: round(_sizes.get(key, 0.0), 1) for key in _cache}
+
+
+def _evict(budget_mb: float) -> None:
+    """Let the least recently used models go until the rest fit ``budget_mb`` (the newest stays)."""
+    gone = False
+    while len(_cache) > 1 and sum(_sizes.get(k, 0.0) for k in _cache) > budget_mb:
+        oldest = next(iter(_cache))
+        del _cache[oldest]
+        _sizes.pop(oldest, None)
+        gone = True
+    if gone:
+        gc.collect()  # a model's modules can hold cycles: free it now, not at the next collection
+        heap.trim()
 
 
 def _fingerprint(name: str, value) -> str:
