@@ -14,8 +14,9 @@ from .fusion import fuse, parse_hybrid
 from .records import HybridSpec
 from .store import Hit, collection_name
 
-_fitted: dict[tuple, object] = {}
+_fitted: dict[tuple, object] = {}  # least recently used first; at most FITTED kept (a dataset's BM25 index)
 _fit_lock = threading.Lock()
+FITTED = 2
 
 
 @dataclass
@@ -55,10 +56,14 @@ def open_model(ds, model_id: str, options: dict | None = None, api_key: str | No
 def _fitted_copy(model_id, options, ds):
     key = (model_id, tuple(sorted(options.items())), ds.corpus_key)
     with _fit_lock:
-        if key not in _fitted:
-            from .embedders import fitted
+        if key in _fitted:
+            _fitted[key] = _fitted.pop(key)
+            return _fitted[key]
+        from .embedders import fitted
 
-            _fitted[key] = fitted(model_id, ds.chunk_texts, **options)
+        _fitted[key] = fitted(model_id, ds.chunk_texts, **options)
+        while len(_fitted) > FITTED:  # an older dataset's index: fitted again if it is searched again
+            del _fitted[next(iter(_fitted))]
         return _fitted[key]
 
 

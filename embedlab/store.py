@@ -111,7 +111,7 @@ class Store(ResidentVectors):
 
     write_lock = _write_lock  # every write to Milvus, process-wide (see MILVUS_LITE notes: Lite loses rows without)
     # Vectors kept in process for exact search, across collections (least recently used dropped).
-    resident_bytes = int(os.environ.get("EMBEDLAB_RESIDENT_MB", "3072")) * 2**20
+    resident_bytes = int(os.environ.get("EMBEDLAB_RESIDENT_MB", "1024")) * 2**20
 
     def __init__(self, uri: str):
         self.uri = uri

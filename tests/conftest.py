@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# bundled models load once per test session: the app's budget (embedders.registry.MODELS_MB) would let
+# them go and load them again between files; tests/test_model_budget.py sets its own
+os.environ.setdefault("EMBEDLAB_MODELS_MB", "8192")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "scifact-mini"

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from embedlab import heap
 
-
 rss_mb = heap.rss_mb
 
 
