@@ -159,12 +159,13 @@ class ResidentVectors:
         thread.start()
         return thread
 
-    def hold(self, name: str, ids, matrix) -> None:
-        """Keep vectors just written to ``name`` for search, instead of reading them back."""
+    def hold(self, name: str, ids, matrix, in_memory: bool = True) -> None:
+        """Keep vectors just written to ``name`` for search, instead of reading them back: in memory
+        and as the .npz copy, or (``in_memory=False``) as the copy alone, read when first searched."""
         ids = np.asarray(ids, dtype=np.int64)
         order = np.argsort(ids, kind="stable")
         held = _Resident(ids[order], matrix[order] if not np.array_equal(order, np.arange(len(ids))) else matrix)
-        if held.nbytes <= self.resident_bytes:
+        if in_memory and held.nbytes <= self.resident_bytes:
             _resident_put((self.uri, name), held, self.resident_bytes)
         self._save_cache(name, held, _generation.get((self.uri, name), 0))
 

@@ -292,22 +292,25 @@ def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
     out["vecs"].append(vecs)
 
 
-def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: bool) -> None:
-    """Flush what was written; keep the vectors for search (a view filled whole in this run) and
-    refresh the content collection's .npz copy, without holding it in memory."""
+def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: bool,
+         in_memory: bool = False) -> None:
+    """Flush what was written; write the .npz copies of the view (a view filled whole in this run)
+    and of the content collection, so neither is read back from Milvus. ``in_memory``: also keep
+    the view's vectors held for search; by default a run does not, so a comparison's models do not
+    pile up in memory while the next one embeds (the first search reads the copy: ~0.2 s at 100k)."""
     if out["ids"]:
         store.flush(fill.view)
         store.evict(fill.view)  # written: Lite need not keep it in memory (Store.evict)
         if view_was_empty and _nbytes(out["vecs"]) <= store.resident_bytes:
             staged = out["staged"]
             if staged is not None and not emb.sparse and len(out["ids"]) == staged.rows:  # all of it embedded now
-                store.hold(fill.view, staged.ords, staged.matrix)  # in ordinal order already: not copied
+                store.hold(fill.view, staged.ords, staged.matrix, in_memory)  # in ordinal order already: not copied
             else:
-                store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse))
+                store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse), in_memory)
     if out["keys"]:  # flushed and closed by ``run`` already
         if content.held is not None or not len(content.known):  # else over the memory budget: no copy
             keys, matrix = _content_copy(content, out, emb.sparse)
-            store.hold(fill.content, keys, matrix)
+            store.hold(fill.content, keys, matrix, in_memory=False)
     if fill.content is not None:
         store.let_go(fill.content)
         store.evict(fill.content)

@@ -260,7 +260,7 @@ def test_a_first_run_writes_the_view_after_the_content_collection_is_closed(work
     out = vectors.run(store, emb, fill, content, texts, lambda n: None,
                       lambda: was_open.append(lite_memory.is_open(store.uri, fill.content)))
     assert was_open == [False]
-    vectors.keep(store, emb, fill, content, out, view_was_empty=True)
+    vectors.keep(store, emb, fill, content, out, view_was_empty=True, in_memory=True)
     held = store.resident(view, False)
     assert held.matrix is out["staged"].matrix
     np.testing.assert_allclose(held.matrix, emb.encode_documents(texts), atol=1e-6)
@@ -268,7 +268,8 @@ def test_a_first_run_writes_the_view_after_the_content_collection_is_closed(work
     np.testing.assert_allclose(store.vectors(view, list(range(40)), False), held.matrix, atol=1e-6)  # from Milvus
     copy = store.resident(fill.content, False)
     keys = vectors.text_keys(emb, texts)
-    assert copy.ids.tolist() == sorted(set(keys.tolist()))
+    assert set(keys.tolist()) <= set(copy.ids.tolist())  # with what other tests embedded with model2vec
+    assert (np.diff(copy.ids) > 0).all()
     np.testing.assert_allclose(copy.matrix[np.searchsorted(copy.ids, keys)], held.matrix, atol=1e-6)
 
 
@@ -288,4 +289,5 @@ def test_a_run_stopped_before_its_view_is_written_resumes_without_embedding(work
     assert fill.embed == [] and len(fill.copy) == 30 and fill.reused == 30
     out = vectors.run(store, emb, fill, content, texts, lambda n: None)
     vectors.keep(store, emb, fill, content, out, view_was_empty=True)
+    assert not store.is_resident(view) and not store.is_resident(fill.content)  # a run holds neither
     np.testing.assert_allclose(store.vectors(view, list(range(30)), False), emb.encode_documents(texts), atol=1e-6)
