@@ -116,7 +116,9 @@ class Workspace:
         folder = self.root / "datasets" / key
         meta = read_json(folder / "dataset.json")
         with open(folder / "documents.jsonl", encoding="utf-8") as f:  # a line at a time: no second copy
-            docs = [Document(r["_id"], r["title"], r["text"], r.get("meta") or {}) for r in map(json.loads, f)]
+            memo: dict = {}
+            docs = [Document(r["_id"], r["title"], r["text"], _shared(r.get("meta") or {}, memo))
+                    for r in map(json.loads, f)]
         c = meta["chunking"]
         chunking, ckey = Chunking(c["size"], c["overlap"]), meta.get("corpus_key") or key.split("-")[0]
         chunks = _chunks_of(folder / "chunks.parquet", docs, chunking, ckey)
@@ -142,6 +144,13 @@ class Workspace:
 
     def comparison_dir(self, cid: str) -> Path:
         return self.root / "comparisons" / cid
+
+
+def _shared(meta: dict, memo: dict) -> dict:
+    """``meta`` with its keys and short string values shared between documents: json makes every
+    one anew, and 100k documents' meta ({"source", "row", "language", …}) took ~110 MB that way."""
+    return {memo.setdefault(k, k): memo.setdefault(v, v) if isinstance(v, str) and len(v) <= 64 else v
+            for k, v in meta.items()}
 
 
 def _chunks_of(path: Path, docs: list[Document], chunking: Chunking, ckey: str) -> list[Chunk]:

@@ -68,3 +68,11 @@ def test_the_launcher_caps_arenas_before_anything_starts(monkeypatch):
 def test_the_memory_bench_does_what_the_launcher_does():
     text = (Path(__file__).resolve().parent.parent / "bench" / "memory.py").read_text()
     assert "from app_support.serve import tune_memory" in text and "tune_memory()" in text
+
+
+def test_trim_now_and_then_trims_at_most_once_per_interval():
+    heap._last_trim = 0.0
+    heap.trim_now_and_then(3600)  # trims (or finds nothing to give back): the interval starts now
+    assert heap._last_trim > 0
+    started = heap._last_trim
+    assert heap.trim_now_and_then(3600) is False and heap._last_trim == started  # within the interval: no call

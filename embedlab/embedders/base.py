@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from .. import heap
+
 Kind = Literal["query", "document"]
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -68,7 +70,9 @@ class Embedder(ABC):
         """Yield (start, vectors) per batch, so callers can store each batch as it is made."""
         for start in range(0, len(texts), self.block_size):
             block = list(texts[start : start + self.block_size])
-            yield start, self._checked(self._embed_batch(block, kind), len(block))
+            vecs = self._checked(self._embed_batch(block, kind), len(block))
+            heap.trim_now_and_then()  # what the forward passes freed goes back (heap.trim_now_and_then)
+            yield start, vecs
 
     def _encode(self, texts: list[str], kind: Kind, progress: Progress | None):
         parts = []
