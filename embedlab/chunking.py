@@ -129,22 +129,27 @@ FALLBACK_RATIO = 1.5  # model tokens per cl100k token when no text is given to m
 TRUNCATION_WARN_PCT = 3.0  # Overview, the CLI and the verdict warn when a model truncates more chunks
 
 
-def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
-    """Each model's embedder (for its tokenizer and window), hybrids split into their parts;
-    models that cannot be opened here (e.g. a remote model with no key) are left out."""
+def _window_parts(model_ids: Sequence[str]) -> list[str]:
+    """The chosen models, hybrids split into their parts, without those the catalog says have no
+    window (BM25, word vectors: nothing to load)."""
     from .catalog import get_card
-    from .embedders import get_embedder
     from .fusion import parse_hybrid
 
     ids: list[str] = []
     for mid in model_ids:
         parts = parse_hybrid(mid)["parts"] if is_hybrid(mid) else [mid]
         ids += [p for p in parts if p not in ids]
+    return [m for m in ids if (card := get_card(m)) is None or card.context_window is not None]
+
+
+def model_windows(model_ids: Sequence[str]) -> dict[str, object]:
+    """Each model's embedder (for its tokenizer and window), hybrids split into their parts;
+    models that cannot be opened here (e.g. a remote model with no key) are left out. They stay
+    loaded (``get_embedder``): for sizing alone, ``fitting_sizes`` borrows them instead."""
+    from .embedders import get_embedder
+
     out = {}
-    for mid in ids:
-        card = get_card(mid)
-        if card is not None and card.context_window is None:  # BM25, word vectors: no window, nothing to load
-            continue
+    for mid in _window_parts(model_ids):
         try:
             emb = get_embedder(mid)
         except Exception:  # noqa: BLE001 — a model we cannot open cannot be sized either
@@ -172,7 +177,30 @@ def fitting_sizes(model_ids: Sequence[str], sample_texts: Sequence[str] | None =
     """For each chosen model with a context window (hybrids split into their parts): the largest
     chunk, in cl100k tokens and a multiple of 16, it holds whole in its own tokenizer, measured on
     ``sample_texts`` (else a 1.5 model-tokens-per-token guess)."""
-    return {mid: fitting_size(emb, sample_texts) for mid, emb in model_windows(model_ids).items()}
+    sig = hashlib.sha256("\x1e".join(sample_texts or ["-"]).encode()).hexdigest()
+    out = {}
+    for mid in _window_parts(model_ids):
+        if (mid, sig) not in _fits:
+            _fits[(mid, sig)] = _measure(mid, sample_texts)
+        if _fits[(mid, sig)] is not None:
+            out[mid] = _fits[(mid, sig)]
+    return out
+
+
+_fits: dict[tuple[str, str], int | None] = {}  # (model, sample) → fitting size; None: no window / can't open
+
+
+def _measure(mid: str, sample_texts) -> int | None:
+    """One model's fitting size, with the model borrowed: sizing the models a user is choosing
+    loaded each of them for the life of the server (~800 MB for minilm, model2vec and an ONNX
+    model, before anything was embedded)."""
+    from .embedders import borrowed
+
+    try:
+        with borrowed(mid) as emb:
+            return fitting_size(emb, sample_texts) if emb.max_tokens < NO_WINDOW else None
+    except Exception:  # noqa: BLE001 — a model we cannot open cannot be sized either
+        return None
 
 
 def fitting_size(embedder, sample_texts: Sequence[str] | None = None) -> int:

@@ -39,3 +39,18 @@ def test_within_the_budget_models_stay_and_the_least_recently_used_goes_first(em
     get_embedder("model2vec")  # used last: the onnx model is now the least recently used
     registry._evict(sizes["model2vec"] + 0.5 * sizes["minilm-l3-onnx"])
     assert list(registry.loaded()) == ["model2vec"]
+
+
+def test_sizing_chunks_leaves_no_model_loaded_and_borrows_a_loaded_one(empty_cache, monkeypatch):
+    from embedlab import chunking
+
+    monkeypatch.setattr(chunking, "_fits", {})
+    sample = ["Protein folding in the cell and the immune response to a virus. " * 20] * 5
+    sizes = chunking.fitting_sizes(["model2vec", "minilm-l3-onnx", "bm25"], sample)
+    assert set(sizes) == {"model2vec", "minilm-l3-onnx"} and all(s >= 16 for s in sizes.values())
+    assert registry.loaded() == {}  # measured, then let go
+    kept = get_embedder("minilm-l3-onnx")
+    with registry.borrowed("minilm-l3-onnx") as emb:
+        assert emb is kept  # a loaded model is used as it is, and stays
+    assert list(registry.loaded()) == ["minilm-l3-onnx"]
+    assert chunking.fitting_sizes(["minilm-l3-onnx"], sample) == {"minilm-l3-onnx": sizes["minilm-l3-onnx"]}

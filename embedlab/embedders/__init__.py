@@ -1,5 +1,5 @@
 from .base import Embedder, EmbedderError, similarity
-from .registry import UnknownEmbedderError, canonical_id, fitted, fresh, get_embedder, list_models
+from .registry import UnknownEmbedderError, borrowed, canonical_id, fitted, fresh, get_embedder, list_models
 
-__all__ = ["Embedder", "EmbedderError", "UnknownEmbedderError", "canonical_id", "fitted", "fresh", "get_embedder",
-           "list_models", "similarity"]
+__all__ = ["Embedder", "EmbedderError", "UnknownEmbedderError", "borrowed", "canonical_id", "fitted", "fresh",
+           "get_embedder", "list_models", "similarity"]

@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .. import heap
@@ -132,6 +133,27 @@ def get_embedder(model_id: str, **options):
         _cache[key] = emb
         _evict(models_budget_mb())
         return emb
+
+
+@contextmanager
+def borrowed(model_id: str, **options):
+    """The loaded embedder if this process keeps one, else a fresh one that is let go (and its memory
+    given back) when the block ends: for a look at a model's tokenizer or window that should not
+    leave the model loaded (sizing chunks for models a user is still choosing)."""
+    cid = canonical_id(model_id)
+    key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
+    with _lock:
+        kept = _cache.get(key)
+    if kept is not None:
+        yield kept
+        return
+    emb = _build(cid, options)
+    try:
+        yield emb
+    finally:
+        del emb
+        gc.collect()
+        heap.trim()
 
 
 def loaded() -> dict[str, float]:
