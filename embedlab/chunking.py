@@ -197,8 +197,7 @@ def _measure(mid: str, sample_texts) -> int | None:
     from .embedders import borrowed
 
     try:
-        with borrowed(mid) as emb:
-            return fitting_size(emb, sample_texts) if emb.max_tokens < NO_WINDOW else None
+        return borrowed(mid, lambda emb: fitting_size(emb, sample_texts) if emb.max_tokens < NO_WINDOW else None)
     except Exception:  # noqa: BLE001 — a model we cannot open cannot be sized either
         return None
 

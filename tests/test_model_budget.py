@@ -50,7 +50,6 @@ def test_sizing_chunks_leaves_no_model_loaded_and_borrows_a_loaded_one(empty_cac
     assert set(sizes) == {"model2vec", "minilm-l3-onnx"} and all(s >= 16 for s in sizes.values())
     assert registry.loaded() == {}  # measured, then let go
     kept = get_embedder("minilm-l3-onnx")
-    with registry.borrowed("minilm-l3-onnx") as emb:
-        assert emb is kept  # a loaded model is used as it is, and stays
+    assert registry.borrowed("minilm-l3-onnx", lambda emb: emb is kept)  # a loaded model is used as it is
     assert list(registry.loaded()) == ["minilm-l3-onnx"]
     assert chunking.fitting_sizes(["minilm-l3-onnx"], sample) == {"minilm-l3-onnx": sizes["minilm-l3-onnx"]}

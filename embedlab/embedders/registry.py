@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import os
 import threading
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import heap
@@ -135,21 +135,21 @@ def get_embedder(model_id: str, **options):
         return emb
 
 
-@contextmanager
-def borrowed(model_id: str, **options):
-    """The loaded embedder if this process keeps one, else a fresh one that is let go (and its memory
-    given back) when the block ends: for a look at a model's tokenizer or window that should not
-    leave the model loaded (sizing chunks for models a user is still choosing)."""
+def borrowed(model_id: str, use: Callable, **options):
+    """``use(embedder)``, with the loaded embedder if this process keeps one, else with a fresh one
+    that is let go (and its memory given back) once ``use`` returns: for a look at a model's
+    tokenizer or window that should not leave the model loaded (sizing chunks for models a user is
+    still choosing). A callback, not a ``with`` block: the caller's name for the model would keep
+    it alive past the point where its memory is given back."""
     cid = canonical_id(model_id)
     key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
     with _lock:
         kept = _cache.get(key)
     if kept is not None:
-        yield kept
-        return
+        return use(kept)
     emb = _build(cid, options)
     try:
-        yield emb
+        return use(emb)
     finally:
         del emb
         gc.collect()
