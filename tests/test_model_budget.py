@@ -13,6 +13,7 @@ from embedlab.embedders import get_embedder, registry
 def empty_cache(monkeypatch):
     monkeypatch.setattr(registry, "_cache", {})
     monkeypatch.setattr(registry, "_sizes", {})
+    monkeypatch.setattr(registry, "_seen", {})
 
 
 def test_models_past_the_budget_are_let_go_and_load_again(empty_cache, monkeypatch):

@@ -99,14 +99,18 @@ def list_models() -> list[Spec]:
 
 
 # Loaded models, least recently used first, and the memory each took when it loaded (RSS growth,
-# MB). A process keeps models up to ``EMBEDLAB_MODELS_MB`` loaded and lets the least recently used
-# go past that: a 4-model comparison used to keep all four (~1 GB, model2vec's 276k-token tokenizer
-# alone ~330 MB) for the life of the server; dropping one frees it once nobody holds it, and it
-# loads again in a second or two when asked for (bench/README, #12).
+# MB; the largest seen in this process for that model, since a second load finds its imports done).
+# A process keeps models up to ``EMBEDLAB_MODELS_MB`` loaded and lets the least recently used go
+# past that: a 4-model comparison used to keep all four (~1 GB, model2vec's 276k-token tokenizer
+# alone ~330 MB) for the life of the server, and at 600 MB model2vec (388) stayed beside the ONNX
+# model (148) while that one embedded 100k chunks; at 300 a transformer or model2vec is kept with
+# nothing else of its size. Dropping one frees it once nobody holds it; it loads again in a second
+# or two when asked for (bench/README, #12).
 _cache: dict[tuple, object] = {}
 _sizes: dict[tuple, float] = {}
+_seen: dict[str, float] = {}  # model id → the most a load of it took here
 _lock = threading.Lock()
-MODELS_MB = 600
+MODELS_MB = 300
 
 
 def models_budget_mb() -> float:
@@ -129,7 +133,7 @@ def get_embedder(model_id: str, **options):
         before = heap.rss_mb()
         emb = _build(cid, options)
         heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
-        _sizes[key] = max(0.0, heap.rss_mb() - before)
+        _sizes[key] = _seen[cid] = max(0.0, heap.rss_mb() - before, _seen.get(cid, 0.0))
         _cache[key] = emb
         _evict(models_budget_mb())
         return emb
@@ -147,7 +151,9 @@ def borrowed(model_id: str, use: Callable, **options):
         kept = _cache.get(key)
     if kept is not None:
         return use(kept)
+    before = heap.rss_mb()
     emb = _build(cid, options)
+    _seen[cid] = max(0.0, heap.rss_mb() - before, _seen.get(cid, 0.0))
     try:
         return use(emb)
     finally:
