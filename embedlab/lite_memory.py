@@ -19,8 +19,9 @@ _DEFAULT_DB = "default"  # Lite's database for collections made without one
 # How big Lite lets a write grow before and while it seals it. Its defaults (a 128 MB memtable per
 # collection, merged segments of up to 100k rows, 2× that per merge) made writing 100k × 384 vectors
 # to two collections peak at +1,496 MB; 8 MB and 20k rows: +396 MB, and 8 s faster (bench/README, #12).
+# One collection of 100k × 384 written then flushed: 20k-row segments peak +395 MB, 10k +308, 5k +313.
 MEMTABLE_BYTES = 8 * 2**20
-SEGMENT_ROWS = 20_000
+SEGMENT_ROWS = 10_000
 DATA_FILES = 4096  # past Lite's 32 it merges on every seal, and with 20k-row segments that would churn
 
 
