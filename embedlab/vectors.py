@@ -278,12 +278,6 @@ class _Staged:
         for s in range(0, self.rows, size):
             yield self.ords[s : s + size].tolist(), self.matrix[s : s + size]
 
-    def rows_of(self, positions: np.ndarray):
-        """The staged vectors at ``positions`` (as ``put_first`` returned them)."""
-        if self.sparse:
-            return stack_blocks([v for _, v in self.parts], True)[positions]
-        return self.matrix[positions]
-
 
 def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
     _ensure(store, name, emb, vecs, out["ensured"])
@@ -327,7 +321,7 @@ def _content_copy(content: _Content, out: dict, sparse: bool):
     keys = new_keys if old is None else np.concatenate([old.ids, new_keys])
     order = np.argsort(keys, kind="stable")
     if sparse:
-        new = staged.rows_of(rows)
+        new = stack_blocks([v for _, v in staged.parts], True)[rows]  # the rows put_first named
         return keys[order], stack_blocks(([old.matrix] if old is not None else []) + [new], True)[order]
     at = np.empty(len(keys), dtype=np.int64)
     at[order] = np.arange(len(keys))
