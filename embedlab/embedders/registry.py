@@ -124,16 +124,13 @@ def get_embedder(model_id: str, **options):
     ``options`` for ``openai:`` are ``base_url``, ``api_key``, ``dimensions``; for ``st:``
     ``backend`` ("torch" or "onnx"). Secrets are hashed into the cache key, never stored.
     """
-    cid = canonical_id(model_id)
-    key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
+    cid, key = _key(model_id, options)
     with _lock:
         if key in _cache:
             _cache[key] = _cache.pop(key)  # the most recently used goes last
             return _cache[key]
-        before = heap.rss_mb()
-        emb = _build(cid, options)
-        heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
-        _sizes[key] = _seen[cid] = max(0.0, heap.rss_mb() - before, _seen.get(cid, 0.0))
+        emb = _measured_build(cid, options)
+        _sizes[key] = _seen[cid]
         _cache[key] = emb
         _evict(models_budget_mb())
         return emb
@@ -145,21 +142,34 @@ def borrowed(model_id: str, use: Callable, **options):
     tokenizer or window that should not leave the model loaded (sizing chunks for models a user is
     still choosing). A callback, not a ``with`` block: the caller's name for the model would keep
     it alive past the point where its memory is given back."""
-    cid = canonical_id(model_id)
-    key = (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
+    cid, key = _key(model_id, options)
     with _lock:
         kept = _cache.get(key)
     if kept is not None:
         return use(kept)
-    before = heap.rss_mb()
-    emb = _build(cid, options)
-    _seen[cid] = max(0.0, heap.rss_mb() - before, _seen.get(cid, 0.0))
+    emb = _measured_build(cid, options)
     try:
         return use(emb)
     finally:
         del emb
         gc.collect()
         heap.trim()
+
+
+def _key(model_id: str, options: dict) -> tuple[str, tuple]:
+    """(canonical id, cache key): one instance per (id, options); secrets hashed, never kept."""
+    cid = canonical_id(model_id)
+    return cid, (cid, tuple(sorted((k, _fingerprint(k, v)) for k, v in options.items())))
+
+
+def _measured_build(cid: str, options: dict):
+    """``_build``, then the freed part of loading given back and the most a load of ``cid`` took
+    here recorded in ``_seen``."""
+    before = heap.rss_mb()
+    emb = _build(cid, options)
+    heap.trim()  # loading freed a lot (parsed weights, tokenizer JSON): give it back
+    _seen[cid] = max(0.0, heap.rss_mb() - before, _seen.get(cid, 0.0))
+    return emb
 
 
 def loaded() -> dict[str, float]:
