@@ -29,7 +29,9 @@ from importlib import metadata
 
 import numpy as np
 
+from . import staging
 from .sparse_rows import sparse_rows_for_storage, stack_blocks
+from .staging import Staged
 
 log = logging.getLogger("embedlab.store")
 CONTENT_PREFIX = "el_v_"
@@ -220,7 +222,8 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
     for i in fill.missing:
         by_key[int(fill.keys[i])].append(i)
     order = sorted(fill.embed, key=lambda i: -len(texts[i]))
-    staged = _Staged(sorted(j for i in order for j in by_key[int(fill.keys[i])]) if fill.content else [], emb.sparse)
+    staged = Staged(sorted(j for i in order for j in by_key[int(fill.keys[i])]) if fill.content else [], emb.sparse,
+                    staging.folder_for(store) if fill.content else None)
     for start, vecs in emb.iter_batches([texts[i] for i in order], "document"):
         ords = order[start : start + vecs.shape[0]]
         if fill.content is None:  # corpus-fitted: the view is all there is
@@ -237,53 +240,19 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
         store.evict(fill.content)  # Lite lets it go before the view is written
         if on_store is not None:
             on_store()
+        remember = emb.sparse or bool(fill.copy)  # else ``keep`` reads the staged rows, not these blocks
         for ords, vecs in staged.blocks(_COPY_BLOCK):
-            _put(store, fill.view, emb, ords, vecs, out)
+            _put(store, fill.view, emb, ords, vecs, out, remember)
         out["staged"] = staged
     return out
 
 
-class _Staged:
-    """New vectors for the view, one row per view ordinal, held until the content collection is
-    closed: dense rows in one matrix in ordinal order (written to the view as slices, kept for
-    search as it is), sparse rows as the blocks they came in."""
-
-    def __init__(self, ords: list[int], sparse: bool):
-        self.ords, self.sparse = np.asarray(ords, dtype=np.int64), sparse
-        self.rows, self.filled = len(ords), 0
-        self.matrix, self.parts = None, []
-
-    def put_first(self, ords, by_key, keys, vecs) -> np.ndarray:
-        """Place a block (one row per embedded text) at every ordinal whose chunk has that text;
-        returns the staged row of each text's first chunk, where the content store's copy reads it."""
-        groups = [by_key[int(keys[i])] for i in ords]
-        every = [j for g in groups for j in g]
-        src = [n for n, g in enumerate(groups) for _ in g]
-        vecs = vecs if src == list(range(vecs.shape[0])) else vecs[src]  # a text in several chunks
-        if self.sparse:
-            offset = self.filled
-            self.parts.append((every, vecs))
-            self.filled += len(every)
-            return offset + np.cumsum([0] + [len(g) for g in groups[:-1]], dtype=np.int64)
-        if self.matrix is None:
-            self.matrix = np.empty((self.rows, vecs.shape[1]), dtype=np.float32)
-        self.matrix[np.searchsorted(self.ords, every)] = vecs
-        return np.searchsorted(self.ords, [g[0] for g in groups]).astype(np.int64)
-
-    def blocks(self, size: int):
-        """(ordinals, vectors) in blocks of ``size`` rows: slices of the matrix, not copies."""
-        if self.sparse:
-            yield from self.parts
-            return
-        for s in range(0, self.rows, size):
-            yield self.ords[s : s + size].tolist(), self.matrix[s : s + size]
-
-
-def _put(store, name: str, emb, ords: list[int], vecs, out: dict) -> None:
+def _put(store, name: str, emb, ords: list[int], vecs, out: dict, remember: bool = True) -> None:
     _ensure(store, name, emb, vecs, out["ensured"])
     _write(store, name, ords, vecs, emb.sparse)
     out["ids"].extend(ords)
-    out["vecs"].append(vecs)
+    if remember:
+        out["vecs"].append(vecs)
 
 
 def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: bool,
@@ -295,10 +264,11 @@ def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: b
     if out["ids"]:
         store.flush(fill.view)
         store.evict(fill.view)  # written: Lite need not keep it in memory (Store.evict)
-        if view_was_empty and _nbytes(out["vecs"]) <= store.resident_bytes:
-            staged = out["staged"]
-            if staged is not None and not emb.sparse and len(out["ids"]) == staged.rows:  # all of it embedded now
-                store.hold(fill.view, staged.ords, staged.matrix, in_memory)  # in ordinal order already: not copied
+        staged = out["staged"]
+        whole = staged is not None and not emb.sparse and len(out["ids"]) == staged.rows  # all of it embedded now
+        if view_was_empty and (staged.nbytes if whole else _nbytes(out["vecs"])) <= store.resident_bytes:
+            if whole:
+                store.hold(fill.view, staged.ords, staged.matrix(), in_memory)  # in ordinal order already
             else:
                 store.hold(fill.view, out["ids"], stack_blocks(out["vecs"], emb.sparse), in_memory)
     if out["keys"]:  # flushed and closed by ``run`` already
@@ -308,7 +278,9 @@ def keep(store, emb, fill: Fill, content: _Content, out: dict, view_was_empty: b
     if fill.content is not None:
         store.let_go(fill.content)
         store.evict(fill.content)
-    store.evict(fill.view)
+    if out["staged"] is not None:
+        out["staged"].close()
+    store.evict(fill.view)  # counted or copied from only: Lite had opened it all the same
 
 
 def _content_copy(content: _Content, out: dict, sparse: bool):
@@ -326,11 +298,11 @@ def _content_copy(content: _Content, out: dict, sparse: bool):
     at = np.empty(len(keys), dtype=np.int64)
     at[order] = np.arange(len(keys))
     n_old = 0 if old is None else len(old.ids)
-    matrix = np.empty((len(keys), staged.matrix.shape[1]), dtype=np.float32)
+    matrix = np.empty((len(keys), staged.dim), dtype=np.float32)
     if old is not None:
         matrix[at[:n_old]] = old.matrix
     for s in range(0, len(rows), _COPY_BLOCK):
-        matrix[at[n_old + s : n_old + s + _COPY_BLOCK]] = staged.matrix[rows[s : s + _COPY_BLOCK]]
+        matrix[at[n_old + s : n_old + s + _COPY_BLOCK]] = staged.rows_at(rows[s : s + _COPY_BLOCK])
     return keys[order], matrix
 
 

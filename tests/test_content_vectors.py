@@ -2,6 +2,7 @@
 Real models, real Milvus Lite (the session workspace, so every text here carries a fresh token:
 counts are exact whatever other test files embedded)."""
 
+import os
 import uuid
 
 import numpy as np
@@ -245,9 +246,9 @@ def test_a_new_version_takes_its_parents_chunks_and_they_are_the_same(workspace)
 
 
 def test_a_first_run_writes_the_view_after_the_content_collection_is_closed(workspace):
-    """Repeated texts, a first run: every chunk's vector is its text's, the view held for search is
-    the staged matrix itself (not a copy), the content collection's copy holds each text once, and
-    Lite had closed the content collection before the view was written."""
+    """Repeated texts, a first run: every chunk's vector is its text's, the new vectors waited on disk
+    (the run holds no copy of them), the content collection's copy holds each text once, and Lite had
+    closed the content collection before the view was written."""
     from embedlab import lite_memory
 
     emb, store = get_embedder("model2vec"), workspace.store
@@ -260,9 +261,13 @@ def test_a_first_run_writes_the_view_after_the_content_collection_is_closed(work
     out = vectors.run(store, emb, fill, content, texts, lambda n: None,
                       lambda: was_open.append(lite_memory.is_open(store.uri, fill.content)))
     assert was_open == [False]
+    staged = out["staged"]
+    assert out["vecs"] == [] and staged.filled == 40  # one row per chunk, in the file
+    assert os.fstat(staged._file.fileno()).st_size == 40 * staged.dim * 4
     vectors.keep(store, emb, fill, content, out, view_was_empty=True, in_memory=True)
+    with pytest.raises(ValueError, match="let go"):
+        staged.rows_at([0])  # closed by keep: its file is gone
     held = store.resident(view, False)
-    assert held.matrix is out["staged"].matrix
     np.testing.assert_allclose(held.matrix, emb.encode_documents(texts), atol=1e-6)
     store.let_go(view)
     np.testing.assert_allclose(store.vectors(view, list(range(40)), False), held.matrix, atol=1e-6)  # from Milvus
@@ -291,3 +296,27 @@ def test_a_run_stopped_before_its_view_is_written_resumes_without_embedding(work
     vectors.keep(store, emb, fill, content, out, view_was_empty=True)
     assert not store.is_resident(view) and not store.is_resident(fill.content)  # a run holds neither
     np.testing.assert_allclose(store.vectors(view, list(range(30)), False), emb.encode_documents(texts), atol=1e-6)
+
+
+def test_staged_rows_come_back_by_ordinal_from_their_file(tmp_path):
+    """Blocks arrive longest text first, one row per text; a text in two chunks fills both ordinals."""
+    from embedlab.staging import Staged
+
+    keys = np.array([10, 11, 12, 11, 13], dtype=np.int64)  # ordinals 1 and 3 share a text
+    by_key = {10: [0], 11: [1, 3], 12: [2], 13: [4]}
+    rng = np.random.default_rng(0)
+    vec = {k: rng.standard_normal(6).astype(np.float32) for k in by_key}
+    staged = Staged([0, 1, 2, 3, 4], False, tmp_path)
+    first = staged.put_first([2, 1], by_key, keys, np.stack([vec[12], vec[11]]))
+    second = staged.put_first([4, 0], by_key, keys, np.stack([vec[13], vec[10]]))
+    want = np.stack([vec[int(k)] for k in keys])
+    np.testing.assert_array_equal(staged.matrix(), want)
+    np.testing.assert_array_equal(staged.rows_at(np.concatenate([first, second])),
+                                  np.stack([vec[12], vec[11], vec[13], vec[10]]))  # each text's first chunk
+    got = list(staged.blocks(2))
+    assert [o for o, _ in got] == [[0, 1], [2, 3], [4]]
+    np.testing.assert_array_equal(np.concatenate([v for _, v in got]), want)
+    assert staged.nbytes == want.nbytes and list(tmp_path.iterdir()) == []  # an unnamed file
+    staged.close()
+    with pytest.raises(ValueError, match="let go"):
+        staged.matrix()
