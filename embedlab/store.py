@@ -262,15 +262,16 @@ class Store(ResidentVectors):
 
     # -- rows -----------------------------------------------------------------------------
     def existing_ids(self, name: str, upper: int | None = None) -> set[int]:
-        """Ids stored in ``name``. With ``upper`` (ids are chunk ordinals 0..upper-1) we page by id
-        range, which Lite answers directly; without it, through a query iterator."""
+        """Ids stored in ``name``. With ``upper`` (ids are the ordinals 0..upper-1, each once): all, when Lite's count
+        says so (it counts without reading the collection whole, as listing ids does), else paged by id range."""
         self.settle(name)
+        if upper is not None and self.row_count(name) == upper:
+            return set(range(upper))
         self._load(name)
         base = self.base_of(name)
-        below: set[int] = set(range(min(base[1], upper or base[1]))) if base else set()
+        ids: set[int] = set(range(min(base[1], upper or base[1]))) if base else set()  # the base's rows
         if upper is None:
-            return below | self._ids_by_iterator(name)
-        ids: set[int] = below
+            return ids | self._ids_by_iterator(name)
         step = 16384  # Milvus' largest query window
         for lo in range(base[1] if base else 0, upper, step):
             rows = self.client.query(name, filter=f"id >= {lo} and id < {lo + step}", output_fields=["id"],

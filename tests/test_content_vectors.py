@@ -320,3 +320,20 @@ def test_staged_rows_come_back_by_ordinal_from_their_file(tmp_path):
     staged.close()
     with pytest.raises(ValueError, match="let go"):
         staged.matrix()
+
+
+def test_a_complete_view_is_known_whole_without_lite_reading_it(workspace):
+    """A rerun asks which chunks a view has: when Lite's count reaches the chunk count, all of them,
+    and Lite is not made to read the collection whole (at 100k × 384: +337 MB and 4 s per model)."""
+    from embedlab import lite_memory
+
+    store, name = workspace.store, f"el_{uuid.uuid4().hex[:24]}"
+    store.ensure(name, 4, False)
+    v = np.eye(4, dtype=np.float32)[np.arange(10) % 4]
+    store.upsert(name, range(10), v)
+    store.upsert(name, range(3), v[:3])  # written twice, counted once
+    store.flush(name)
+    store.evict(name)
+    assert store.existing_ids(name, 10) == set(range(10))
+    assert not lite_memory.is_open(store.uri, name)
+    assert store.existing_ids(name, 12) == set(range(10))  # two missing: listed, exactly
