@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
+from . import heap
+
 _DEFAULT_DB = "default"  # Lite's database for collections made without one
 # How big Lite lets a write grow before and while it seals it. Its defaults (a 128 MB memtable per
 # collection, merged segments of up to 100k rows, 2× that per merge) made writing 100k × 384 vectors
@@ -79,11 +81,13 @@ def has(uri: str, name: str) -> bool | None:
 
 
 def close(uri: str, name: str) -> None:
-    """Close ``name`` in Lite and drop it from memory (the caller holds the store's write lock)."""
+    """Close ``name`` in Lite and drop it from memory (the caller holds the store's write lock); what
+    Lite held of it goes back to the system (``heap.trim``), not to the next collection's write."""
     db = database(uri)
     col = None if db is None else db._collections.pop((_DEFAULT_DB, name), None)
     if col is not None:
         col.close()
+        heap.trim()
 
 
 @contextmanager

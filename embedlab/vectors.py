@@ -29,7 +29,7 @@ from importlib import metadata
 
 import numpy as np
 
-from . import staging
+from . import heap, staging
 from .sparse_rows import sparse_rows_for_storage, stack_blocks
 from .staging import Staged
 
@@ -243,6 +243,7 @@ def run(store, emb, fill: Fill, content: _Content, texts: list[str], on_block: C
         remember = emb.sparse or bool(fill.copy)  # else ``keep`` reads the staged rows, not these blocks
         for ords, vecs in staged.blocks(_COPY_BLOCK):
             _put(store, fill.view, emb, ords, vecs, out, remember)
+            heap.trim_now_and_then()
         out["staged"] = staged
     return out
 
