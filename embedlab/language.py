@@ -157,10 +157,13 @@ def name(code: str) -> str:
 
 
 def describe_shares(shares: Mapping[str, float], top: int = 5) -> str:
-    """"English 80 %, Korean 20 %" for a load report."""
-    parts = [f"{name(c)} {s:.0%}".replace("%", " %") for c, s in list(shares.items())[:top]]
+    """"English 80 %, Korean 20 %" for a load report; a share that rounds to nothing reads "<1 %"."""
+    def pct(s: float) -> str:
+        return "<1 %" if 0 < s < 0.005 else f"{s:.0%}".replace("%", " %")
+
+    parts = [f"{name(c)} {pct(s)}" for c, s in list(shares.items())[:top]]
     rest = sum(list(shares.values())[top:])
-    return ", ".join(parts + ([f"other {rest:.0%}".replace("%", " %")] if rest else []))
+    return ", ".join(parts + ([f"other {pct(rest)}"] if rest else []))
 
 
 # -- which models cover which languages ----------------------------------------------------------

@@ -202,3 +202,9 @@ def test_ranked_asks_fasttext_once_per_text(monkeypatch):
     assert language.ranked(text, k=1) == first and calls == []
     assert language.ranked(text + " And the week after.", k=1)[0][0] == "en" and len(calls) == 1
     assert language.ranked(text, k=3) and len(calls) == 2  # another k is another question
+
+
+def test_a_trace_of_a_language_reads_under_one_percent_not_zero():
+    got = language.describe_shares({"en": 0.996, "de": 0.004}, top=1)
+    assert got == "English 100 %, other <1 %"
+    assert language.describe_shares({"en": 0.996, "de": 0.004}) == "English 100 %, German <1 %"
