@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .sparse_rows import stack_blocks
+
 
 def folder_for(store) -> Path | None:
     """Where a store's runs stage their rows: beside its Milvus Lite file; a server's in the system's temp dir."""
@@ -63,9 +65,11 @@ class Staged:
         self.filled += len(every)
         return np.searchsorted(self.ords, [g[0] for g in groups]).astype(np.int64)
 
-    def rows_at(self, staged_rows) -> np.ndarray:
-        """Dense rows by staged row (= ordinal order), read from the file into a new array."""
+    def rows_at(self, staged_rows):
+        """Rows by staged row (dense: = ordinal order), a new array read from the file; sparse: a csr."""
         staged_rows = np.asarray(staged_rows, dtype=np.int64)
+        if self.sparse:
+            return stack_blocks([v for _, v in self.parts], True)[staged_rows]
         if not len(staged_rows):
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._file is None:

@@ -294,7 +294,7 @@ def _content_copy(content: _Content, out: dict, sparse: bool):
     keys = new_keys if old is None else np.concatenate([old.ids, new_keys])
     order = np.argsort(keys, kind="stable")
     if sparse:
-        new = stack_blocks([v for _, v in staged.parts], True)[rows]  # the rows put_first named
+        new = staged.rows_at(rows)  # the rows put_first named
         return keys[order], stack_blocks(([old.matrix] if old is not None else []) + [new], True)[order]
     at = np.empty(len(keys), dtype=np.int64)
     at[order] = np.arange(len(keys))
